@@ -1,0 +1,45 @@
+"""Command line: ``python -m pixelcnn train NAME|all``, ``evaluate pretrained``, ``data``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from . import experiments
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pixelcnn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train (or resume) named runs and cache their results")
+    train.add_argument("names", nargs="+", help=f"run names ({', '.join(experiments.RUNS)}) or 'all'")
+    sub.add_parser("data", help="fetch and verify MNIST")
+    evaluate = sub.add_parser("evaluate", help="test bits/dim of a model on the full MNIST test set")
+    evaluate.add_argument("name", help="'pretrained' or a run name")
+    args = parser.parse_args(argv)
+
+    if args.command == "data":
+        from .data import ensure_mnist
+
+        print(f"MNIST verified in {ensure_mnist()}")
+    elif args.command == "train":
+        from .training import train as train_run
+
+        names = list(experiments.RUNS) if args.names == ["all"] else args.names
+        configs = {name: experiments.config(name) for name in names}  # validate every name first
+        for name, config in configs.items():
+            entry = train_run(config)
+            print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
+    elif args.command == "evaluate":
+        from .data import ensure_mnist, load_images
+        from .training import evaluate as evaluate_model
+
+        ensure_mnist()
+        model = experiments.load(args.name)
+        for split in ("val", "test"):
+            bpd = evaluate_model(model, load_images(split), progress=True)
+            print(f"{args.name} {split} bits/dim: {bpd:.4f}")
+
+
+if __name__ == "__main__":
+    main()

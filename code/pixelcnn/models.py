@@ -1,0 +1,163 @@
+"""The PixelCNN family: ``simple`` (Q1), ``noncausal`` (Q2) and ``gated`` (the course's model).
+
+Every model maps a LongTensor ``x`` of shape [B, 1, H, W] with values in 0..levels-1 to logits of
+shape [B, levels, 1, H, W]; for the causal models ``log_softmax(dim=1)`` at pixel i is
+log p(x_i | x_<i) in raster order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import MaskedConv, stack_conv
+
+ARCHS = ("simple", "noncausal", "gated")
+
+
+def check_images(x: torch.Tensor, levels: int) -> None:
+    """Raise ValueError unless ``x`` is an integer tensor [B, 1, H, W] with values in 0..levels-1."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor of images, got {type(x).__name__}")
+    if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
+        raise ValueError(f"expected integer pixel values (torch.long), got dtype {x.dtype}")
+    if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] < 1 or x.shape[3] < 1:
+        raise ValueError(f"expected images of shape [B, 1, H, W] with H, W >= 1, got {tuple(x.shape)}")
+    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= levels):
+        raise ValueError(f"expected pixel values in 0..{levels - 1}, got range "
+                         f"{int(x.min())}..{int(x.max())}")
+
+
+class PixelCNNBase(nn.Module):
+    """Shared input handling: validation and scaling of integer pixels to [-1, 1]."""
+
+    levels: int
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, self.levels)
+        return x.float() / (self.levels - 1) * 2 - 1
+
+    def to_logits(self, out: torch.Tensor) -> torch.Tensor:
+        return out.unsqueeze(2)  # [B, levels, H, W] -> [B, levels, 1, H, W]
+
+
+class SimpleLayer(nn.Module):
+    """One ungated, undilated layer: vertical conv, horizontal conv fed by the vertical stack."""
+
+    def __init__(self, channels: int, kernel_size: int, residual: bool, shifted: bool) -> None:
+        super().__init__()
+        self.vertical = stack_conv(channels, channels, "vertical", kernel_size, shifted=shifted)
+        self.horizontal = stack_conv(channels, channels, "horizontal", kernel_size, shifted=shifted)
+        self.vertical_to_horizontal = nn.Conv2d(channels, channels, 1)
+        self.residual = residual
+
+    def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v_out = F.elu(self.vertical(v))
+        h_out = F.elu(self.horizontal(h) + self.vertical_to_horizontal(v_out))
+        if self.residual:
+            return v + v_out, h + h_out
+        return v_out, h_out
+
+
+class SimplePixelCNN(PixelCNNBase):
+    """Q1: stacked masked convolutions with vertical and horizontal stacks, summed at the end.
+
+    ``causal=False`` gives the Q2 model: the first horizontal convolution also sees the pixel it
+    predicts, so the output at pixel i depends on x_<=i.
+    """
+
+    def __init__(self, levels: int = 256, channels: int = 64, layers: int = 5, kernel_size: int = 3,
+                 first_kernel_size: int = 7, residual: bool = True, causal: bool = True,
+                 shifted: bool = True) -> None:
+        super().__init__()
+        if layers < 0 or channels < 1 or levels < 2:
+            raise ValueError(f"need layers >= 0, channels >= 1, levels >= 2; got {layers}, {channels}, {levels}")
+        self.levels = levels
+        self.vertical_in = stack_conv(1, channels, "vertical", first_kernel_size, mask_center=True, shifted=shifted)
+        self.horizontal_in = stack_conv(1, channels, "horizontal", first_kernel_size, mask_center=causal,
+                                        shifted=shifted)
+        self.layers = nn.ModuleList(SimpleLayer(channels, kernel_size, residual, shifted) for _ in range(layers))
+        self.out = nn.Conv2d(channels, levels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x)
+        v, h = self.vertical_in(x), self.horizontal_in(x)
+        for layer in self.layers:
+            v, h = layer(v, h)
+        return self.to_logits(self.out(F.elu(v + h)))
+
+
+class GatedLayer(nn.Module):
+    """The course's gated layer (tanh * sigmoid gates, optional dilation), checkpoint-compatible."""
+
+    def __init__(self, channels: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.conv_vert = MaskedConv(channels, 2 * channels, "vertical", 3, dilation=dilation)
+        self.conv_horiz = MaskedConv(channels, 2 * channels, "horizontal", 3, dilation=dilation)
+        self.conv_vert_to_horiz = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.conv_horiz_1x1 = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v_feat = self.conv_vert(v)
+        v_val, v_gate = v_feat.chunk(2, dim=1)
+        v_out = torch.tanh(v_val) * torch.sigmoid(v_gate)
+        h_feat = self.conv_horiz(h) + self.conv_vert_to_horiz(v_feat)
+        h_val, h_gate = h_feat.chunk(2, dim=1)
+        h_out = self.conv_horiz_1x1(torch.tanh(h_val) * torch.sigmoid(h_gate)) + h
+        return v_out, h_out
+
+
+class GatedPixelCNN(PixelCNNBase):
+    """The course's PixelCNN: 7 gated layers with dilations 1,2,1,4,1,2,1 (loads its checkpoint)."""
+
+    DILATIONS = (1, 2, 1, 4, 1, 2, 1)
+
+    def __init__(self, levels: int = 256, channels: int = 64) -> None:
+        super().__init__()
+        if channels < 1 or levels < 2:
+            raise ValueError(f"need channels >= 1 and levels >= 2; got {channels}, {levels}")
+        self.levels = levels
+        self.conv_vstack = MaskedConv(1, channels, "vertical", 3, mask_center=True)
+        self.conv_hstack = MaskedConv(1, channels, "horizontal", 3, mask_center=True)
+        self.conv_layers = nn.ModuleList(GatedLayer(channels, d) for d in self.DILATIONS)
+        self.conv_out = nn.Conv2d(channels, levels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x)
+        v, h = self.conv_vstack(x), self.conv_hstack(x)
+        for layer in self.conv_layers:
+            v, h = layer(v, h)
+        return self.to_logits(self.conv_out(F.elu(h)))
+
+
+SIMPLE_KEYS = {"levels", "channels", "layers", "kernel_size", "first_kernel_size", "residual", "causal", "shifted"}
+GATED_KEYS = {"levels", "channels"}
+
+
+def build(arch: str, **overrides) -> PixelCNNBase:
+    """An untrained model of architecture ``arch`` ("simple", "noncausal" or "gated")."""
+    allowed = {"simple": SIMPLE_KEYS, "noncausal": SIMPLE_KEYS - {"causal"}, "gated": GATED_KEYS}.get(arch)
+    if allowed is None:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for arch {arch!r}; allowed: {sorted(allowed)}")
+    if arch == "simple":
+        return SimplePixelCNN(**overrides)
+    if arch == "noncausal":
+        return SimplePixelCNN(causal=False, **overrides)
+    return GatedPixelCNN(**overrides)
+
+
+def bits_per_dim(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood of each image in bits per pixel: a Tensor of shape [B]."""
+    nll = F.cross_entropy(model(x).float(), x.long(), reduction="none")  # [B, 1, H, W] in nats
+    return nll.flatten(1).mean(1) / math.log(2)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

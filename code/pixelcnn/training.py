@@ -1,0 +1,178 @@
+"""Training with Lightning: the LightningModule, resumable runs, and the cached result of a run.
+
+``train(config)`` trains (resuming from the run's last checkpoint if one exists), evaluates the
+final weights in fp32 on the validation and test sets, and publishes a cache entry with the
+weights (no optimizer state), the metrics CSV and the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from . import cache
+from .config import Config, cache_dir
+from .data import MNISTDataModule
+from .models import bits_per_dim, build, count_parameters
+
+
+class PixelCNNModule(L.LightningModule):
+    """NLL in bits/dim; logs ``train_bpd`` per step and ``val_bpd``/``test_bpd`` per epoch."""
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters(config)
+        self.config = Config.from_dict(config)
+        self.model = build(self.config.arch, **self.config.model_kwargs())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def on_fit_start(self) -> None:
+        self.model.to(memory_format=torch.channels_last)
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = bits_per_dim(self.model, batch[0].long()).mean()
+        self.log("train_bpd", loss, on_step=True, prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch: list[torch.Tensor], name: str) -> None:
+        with torch.autocast(self.device.type, enabled=False):  # evaluate in fp32
+            bpd = bits_per_dim(self.model, batch[0].long()).mean()
+        self.log(name, bpd, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val_bpd")
+
+    def test_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test_bpd")
+
+    def configure_optimizers(self):
+        c = self.config
+        optimizer = torch.optim.AdamW(self.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+
+        def schedule(step: int) -> float:  # linear warm-up, then cosine decay to zero at max_steps
+            if step < c.warmup_steps:
+                return (step + 1) / c.warmup_steps
+            progress = (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return [optimizer], [{"scheduler": scheduler, "interval": "step"}]
+
+
+
+class TrainClock(Callback):
+    """Training seconds and images, summed over resumed segments (saved in the checkpoints)."""
+
+    def __init__(self) -> None:
+        self.seconds, self.images, self._start = 0.0, 0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.seconds += time.perf_counter() - self._start
+        self.images += len(batch[0])
+
+    def state_dict(self) -> dict:
+        return {"seconds": self.seconds, "images": self.images}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seconds, self.images = state["seconds"], state["images"]
+
+
+def run_folder(config: Config) -> Path:
+    """Where a run keeps its checkpoints and logs while training (not part of the cache)."""
+    return cache_dir() / "runs" / cache.entry_key("train", config.to_dict())
+
+
+def merged_metrics(folder: Path) -> pd.DataFrame:
+    """All logged metrics of a run, across resumed segments, without rows that were redone."""
+    segments = sorted((folder / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
+    frames = [pd.read_csv(p) for p in segments if p.stat().st_size > 0]
+    kept = []
+    for i, frame in enumerate(frames):
+        later = [f["step"].min() for f in frames[i + 1:] if len(f)]
+        kept.append(frame[frame["step"] < min(later)] if later else frame)
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["step"])
+
+
+def fit(config: Config, progress: bool = True,
+        stop_after_steps: int | None = None) -> tuple[PixelCNNModule, TrainClock]:
+    """Train (or resume) the run of ``config``; returns the module (latest weights) and its clock.
+
+    ``stop_after_steps`` ends this call early (the run stays resumable): used to test resuming.
+    """
+    folder = run_folder(config)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = PixelCNNModule(config.to_dict())
+    data = MNISTDataModule(config.batch_size, config.train_images, config.eval_images, seed=config.seed)
+    clock = TrainClock()
+    checkpoints = ModelCheckpoint(dirpath=folder / "checkpoints", save_last=True, save_top_k=0,
+                                  every_n_train_steps=max(1, min(50, config.max_steps // 4)))
+    trainer = L.Trainer(
+        max_steps=min(config.max_steps, stop_after_steps or config.max_steps), precision=config.precision,
+        logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints], enable_progress_bar=progress,
+        enable_model_summary=False, log_every_n_steps=10, num_sanity_val_steps=0, deterministic=True,
+        accelerator="auto", devices=1,
+    )
+    last = folder / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*resuming from a checkpoint that ended before the epoch ended.*")
+        trainer.fit(module, data, ckpt_path=str(last) if last.exists() else None)
+    return module, clock
+
+
+def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500, progress: bool = False) -> float:
+    """Mean bits/dim of ``model`` over uint8/long ``images`` [N, 1, H, W], in fp32."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="evaluate"):
+            total += bits_per_dim(model, images[start:start + batch_size].long()).sum().item()
+    return total / len(images)
+
+
+def train(config: Config, progress: bool = True) -> cache.Entry:
+    """The cache entry of ``config``'s trained model, training or resuming it if it is missing."""
+    from .data import load_images
+
+    def produce(out: Path) -> dict:
+        module, clock = fit(config, progress)
+        model = module.model.float().eval().to(memory_format=torch.contiguous_format)
+        torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, out / "model.pt")
+        metrics = merged_metrics(run_folder(config))
+        metrics.to_csv(out / "metrics.csv", index=False)
+        n = config.eval_images
+        return {
+            "val_bpd": evaluate(model, load_images("val")[:n], progress=progress),
+            "test_bpd": evaluate(model, load_images("test")[:n], progress=progress),
+            "train_seconds": round(clock.seconds, 1),
+            "train_images": clock.images,
+            "images_per_second": round(clock.images / max(clock.seconds, 1e-9), 1),
+            "parameters": count_parameters(model),
+            "steps": config.max_steps,
+        }
+
+    entry = cache.lookup("train", config.to_dict())
+    return entry if entry is not None else cache.write("train", config.to_dict(), produce)
+
+
+def load_trained(config: Config, command: str) -> torch.nn.Module:
+    """The trained model of ``config`` from its verified cache entry, in eval mode on CPU."""
+    entry = cache.require("train", config.to_dict(), command)
+    model = build(config.arch, **config.model_kwargs())
+    model.load_state_dict(torch.load(entry.path("model.pt"), map_location="cpu", weights_only=True))
+    return model.eval()

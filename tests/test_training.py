@@ -1,0 +1,65 @@
+"""Training: configs, a tiny run end to end, resuming from a checkpoint, loading by name."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from pixelcnn import experiments
+from pixelcnn.config import Config
+from pixelcnn.training import fit, load_trained, merged_metrics, run_folder, train
+
+TINY = Config(channels=8, layers=2, train_images=256, eval_images=64, batch_size=32, max_steps=12, warmup_steps=2,
+              precision="32-true")
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"arch": "pixelrnn"}, "unknown architecture"),
+    ({"layers": 0}, "layers"),
+    ({"channels": -3}, "channels"),
+    ({"kernel_size": 4}, "odd"),
+    ({"kernel_size": 0}, "odd"),
+    ({"first_kernel_size": 1}, "first_kernel_size"),
+    ({"lerning_rate": 1e-3}, "unknown config key"),
+    ({"precision": "fp8"}, "precision"),
+])
+def test_bad_configs_are_rejected(changes, message):
+    with pytest.raises(ValueError, match=message):
+        Config.from_dict({**Config().to_dict(), **changes})
+
+
+def test_unknown_run_name():
+    with pytest.raises(ValueError, match="known runs"):
+        experiments.config("q9")
+
+
+def test_train_publishes_an_entry_with_curves_and_weights():
+    entry = train(TINY, progress=False)
+    metrics = pd.read_csv(entry.path("metrics.csv"))
+    assert metrics["train_bpd"].notna().sum() >= 1 and metrics["val_bpd"].notna().sum() >= 1
+    m = entry.metrics
+    assert m["train_images"] == 12 * 32 and 0 < m["test_bpd"] < 8.5 and m["images_per_second"] > 0
+    model = load_trained(TINY, "cmd")
+    assert not model.training
+    state = torch.load(entry.path("model.pt"), weights_only=True)
+    assert all(not k.startswith("optimizer") for k in state)
+    assert train(TINY, progress=False).folder == entry.folder  # a second call is a cache hit
+
+
+def test_resumed_training_continues_from_its_checkpoint():
+    first, _ = fit(TINY, progress=False, stop_after_steps=6)
+    assert first.trainer.global_step == 6
+    assert (run_folder(TINY) / "checkpoints" / "last.ckpt").exists()
+    resumed, clock = fit(TINY, progress=False)
+    assert resumed.trainer.global_step == 12
+    assert clock.images == 12 * 32  # counted across both segments, nothing redone
+    steps = merged_metrics(run_folder(TINY)).dropna(subset=["train_bpd"])["step"]
+    assert steps.is_unique
+
+
+def test_missing_run_says_how_to_make_it():
+    from pixelcnn.cache import CacheError
+
+    with pytest.raises(CacheError, match="python -m pixelcnn train q1"):
+        load_trained(TINY.replace(seed=7), experiments.command("q1"))
