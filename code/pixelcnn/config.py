@@ -45,6 +45,7 @@ class Config:
     first_kernel_size: int = 7
     residual: bool = True
     shifted: bool = True
+    image_size: int = 28  # MNIST shrunk to image_size x image_size (tiny models for exact checks)
     train_images: int = 50_000  # a prefix of the shuffled 50k training split (smaller for smoke runs)
     eval_images: int = 10_000  # validation and test images used for evaluation
     batch_size: int = 128
@@ -58,7 +59,7 @@ class Config:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
-        positive = ("levels", "channels", "train_images", "eval_images", "batch_size", "max_steps")
+        positive = ("levels", "channels", "image_size", "train_images", "eval_images", "batch_size", "max_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
@@ -70,8 +71,9 @@ class Config:
                 raise ValueError(f"config field {name!r} must be a positive odd number, got {k}")
         if self.first_kernel_size < 3:
             raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {self.first_kernel_size}")
-        if self.levels < 2 or self.lr <= 0:
-            raise ValueError(f"need levels >= 2 and lr > 0, got levels={self.levels}, lr={self.lr}")
+        if not 2 <= self.levels <= 256 or self.lr <= 0 or self.image_size > 28:
+            raise ValueError(f"need 2 <= levels <= 256, lr > 0 and image_size <= 28; got levels={self.levels}, "
+                             f"lr={self.lr}, image_size={self.image_size}")
         if self.precision not in ("32-true", "bf16-mixed", "16-mixed"):
             raise ValueError(f"precision must be '32-true', 'bf16-mixed' or '16-mixed', got {self.precision!r}")
 

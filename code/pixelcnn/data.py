@@ -14,6 +14,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from .config import data_dir
@@ -103,8 +104,23 @@ def ensure_mnist(root: Path | None = None) -> Path:
     raise DataError("could not obtain MNIST (" + "; ".join(errors) + "). " + HOW_TO_GET.format(raw=raw_dir(root)))
 
 
-def load_images(split: str, root: Path | None = None) -> torch.Tensor:
-    """uint8 images [N, 1, 28, 28] of 'train' (50k), 'val' (10k, the course's seed-42 split) or 'test'."""
+def reduce_images(images: torch.Tensor, size: int = 28, levels: int = 256) -> torch.Tensor:
+    """Shrink uint8 images to ``size`` x ``size`` (area averaging) and ``levels`` grey levels.
+
+    Used for tiny models whose every image can be enumerated; the identity for 28 and 256.
+    """
+    if size != images.shape[-1]:
+        images = F.interpolate(images.float(), size=(size, size), mode="area").round().to(torch.uint8)
+    if levels != 256:
+        images = (images.long() * levels // 256).to(torch.uint8)
+    return images
+
+
+def load_images(split: str, root: Path | None = None, size: int = 28, levels: int = 256) -> torch.Tensor:
+    """uint8 images [N, 1, size, size] of 'train' (50k), 'val' (10k, the course's seed-42 split) or 'test'.
+
+    ``size`` and ``levels`` reduce the images for tiny models (see ``reduce_images``).
+    """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     root = Path(root or data_dir())
@@ -114,28 +130,28 @@ def load_images(split: str, root: Path | None = None) -> torch.Tensor:
     from torchvision.datasets import MNIST
 
     images = MNIST(str(root), train=split != "test", download=False).data.unsqueeze(1)
-    if split == "test":
-        return images
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
-    return images[order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]]
+    if split != "test":
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
+        images = images[order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]]
+    return reduce_images(images, size, levels)
 
 
 class MNISTDataModule(L.LightningDataModule):
     """8-bit MNIST for Lightning: batches of uint8 images [B, 1, 28, 28]."""
 
     def __init__(self, batch_size: int = 128, train_images: int = TRAIN_SIZE, eval_images: int = 10_000,
-                 root: Path | None = None, seed: int = 0) -> None:
+                 root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256) -> None:
         super().__init__()
         self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
-        self.root, self.seed = root, seed
+        self.root, self.seed, self.size, self.levels = root, seed, size, levels
 
     def prepare_data(self) -> None:
         ensure_mnist(self.root)
 
     def setup(self, stage: str | None = None) -> None:
-        self.train = load_images("train", self.root)[: self.train_images]
-        self.val = load_images("val", self.root)[: self.eval_images]
-        self.test = load_images("test", self.root)[: self.eval_images]
+        split = {name: load_images(name, self.root, self.size, self.levels) for name in ("train", "val", "test")}
+        self.train = split["train"][: self.train_images]
+        self.val, self.test = split["val"][: self.eval_images], split["test"][: self.eval_images]
 
     def _loader(self, images: torch.Tensor, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None

@@ -55,6 +55,7 @@ class MaskedConv(nn.Module):
         padding = (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
         self.conv = nn.Conv2d(c_in, c_out, (kh, kw), padding=padding, dilation=dilation)
         self.register_buffer("mask", mask[None, None])
+        self.reach = dilation * (kernel_size // 2)  # rows above (vertical) / columns left (horizontal) it sees
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.conv
@@ -77,6 +78,7 @@ class ShiftedConv(nn.Module):
         else:
             raise ValueError(f"direction must be 'vertical' or 'horizontal', got {direction!r}")
         self.direction, self.kernel_size, self.mask_center = direction, kernel_size, mask_center
+        self.reach = dilation * half  # rows above (vertical) / columns left (horizontal) it sees
         self.conv = nn.Conv2d(c_in, c_out, shape, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,16 +32,33 @@ def check_images(x: torch.Tensor, levels: int) -> None:
 
 
 class PixelCNNBase(nn.Module):
-    """Shared input handling: validation and scaling of integer pixels to [-1, 1]."""
+    """Shared structure: input scaling, first stack convolutions, layers, output head.
+
+    Every layer splits into ``vertical_path(v) -> (v_next, to_horizontal)`` (rows above only) and
+    ``horizontal_path(h, to_horizontal) -> h_next`` (the current row, columns to the left), so the
+    fast sampler can update one row or one pixel at a time.
+    """
 
     levels: int
+    vertical_in: nn.Module
+    horizontal_in: nn.Module
+    layers: nn.ModuleList
+
+    def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Logits [B, levels, H, W] from the last vertical and horizontal stacks."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x)
+        v, h = self.vertical_in(x), self.horizontal_in(x)
+        for layer in self.layers:
+            v, to_h = layer.vertical_path(v)
+            h = layer.horizontal_path(h, to_h)
+        return self.head(v, h).unsqueeze(2)  # [B, levels, 1, H, W]
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.levels)
         return x.float() / (self.levels - 1) * 2 - 1
-
-    def to_logits(self, out: torch.Tensor) -> torch.Tensor:
-        return out.unsqueeze(2)  # [B, levels, H, W] -> [B, levels, 1, H, W]
 
 
 class SimpleLayer(nn.Module):
@@ -53,13 +70,15 @@ class SimpleLayer(nn.Module):
         self.horizontal = stack_conv(channels, channels, "horizontal", kernel_size, shifted=shifted)
         self.vertical_to_horizontal = nn.Conv2d(channels, channels, 1)
         self.residual = residual
+        self.vertical_reach = self.vertical.reach  # rows above its output row the vertical path reads
 
-    def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v_out = F.elu(self.vertical(v))
-        h_out = F.elu(self.horizontal(h) + self.vertical_to_horizontal(v_out))
-        if self.residual:
-            return v + v_out, h + h_out
-        return v_out, h_out
+        return (v + v_out if self.residual else v_out), self.vertical_to_horizontal(v_out)
+
+    def horizontal_path(self, h: torch.Tensor, to_h: torch.Tensor) -> torch.Tensor:
+        h_out = F.elu(self.horizontal(h) + to_h)
+        return h + h_out if self.residual else h_out
 
 
 class SimplePixelCNN(PixelCNNBase):
@@ -82,12 +101,8 @@ class SimplePixelCNN(PixelCNNBase):
         self.layers = nn.ModuleList(SimpleLayer(channels, kernel_size, residual, shifted) for _ in range(layers))
         self.out = nn.Conv2d(channels, levels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.scale(x)
-        v, h = self.vertical_in(x), self.horizontal_in(x)
-        for layer in self.layers:
-            v, h = layer(v, h)
-        return self.to_logits(self.out(F.elu(v + h)))
+    def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.out(F.elu(v + h))  # the two stacks are summed after the last layer
 
 
 class GatedLayer(nn.Module):
@@ -99,15 +114,16 @@ class GatedLayer(nn.Module):
         self.conv_horiz = MaskedConv(channels, 2 * channels, "horizontal", 3, dilation=dilation)
         self.conv_vert_to_horiz = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.conv_horiz_1x1 = nn.Conv2d(channels, channels, 1)
+        self.vertical_reach = self.conv_vert.reach
 
-    def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v_feat = self.conv_vert(v)
         v_val, v_gate = v_feat.chunk(2, dim=1)
-        v_out = torch.tanh(v_val) * torch.sigmoid(v_gate)
-        h_feat = self.conv_horiz(h) + self.conv_vert_to_horiz(v_feat)
-        h_val, h_gate = h_feat.chunk(2, dim=1)
-        h_out = self.conv_horiz_1x1(torch.tanh(h_val) * torch.sigmoid(h_gate)) + h
-        return v_out, h_out
+        return torch.tanh(v_val) * torch.sigmoid(v_gate), self.conv_vert_to_horiz(v_feat)
+
+    def horizontal_path(self, h: torch.Tensor, to_h: torch.Tensor) -> torch.Tensor:
+        h_val, h_gate = (self.conv_horiz(h) + to_h).chunk(2, dim=1)
+        return self.conv_horiz_1x1(torch.tanh(h_val) * torch.sigmoid(h_gate)) + h
 
 
 class GatedPixelCNN(PixelCNNBase):
@@ -125,12 +141,13 @@ class GatedPixelCNN(PixelCNNBase):
         self.conv_layers = nn.ModuleList(GatedLayer(channels, d) for d in self.DILATIONS)
         self.conv_out = nn.Conv2d(channels, levels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.scale(x)
-        v, h = self.conv_vstack(x), self.conv_hstack(x)
-        for layer in self.conv_layers:
-            v, h = layer(v, h)
-        return self.to_logits(self.conv_out(F.elu(h)))
+    # The checkpoint's module names, under the names the base class and the sampler use.
+    vertical_in = property(lambda self: self.conv_vstack)
+    horizontal_in = property(lambda self: self.conv_hstack)
+    layers = property(lambda self: self.conv_layers)
+
+    def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return self.conv_out(F.elu(h))
 
 
 SIMPLE_KEYS = {"levels", "channels", "layers", "kernel_size", "first_kernel_size", "residual", "causal", "shifted"}
