@@ -71,7 +71,20 @@ def test_unconditional_shapes_and_errors():
         sample(model)
     with pytest.raises(ValueError, match="start"):
         sample(model, images=torch.zeros(1, 1, 3, 3, dtype=torch.long), start=10)
+    with pytest.raises(ValueError, match="start"):
+        sample(model, 1, size=(3, 3), start=5, stop=4)
     with pytest.raises(ValueError, match="method"):
         sample(model, 1, size=(2, 2), method="quick")
     with pytest.raises(ValueError, match="0..3"):
         sample(model, images=torch.full((1, 1, 3, 3), 7), start=2)
+
+
+@pytest.mark.parametrize("start,stop", [(0, 10), (7, 23), (5, 5), (30, 42)])
+def test_stop_leaves_later_pixels_zero_and_matches_naive(start, stop):
+    model = randomised("simple", {"channels": 8, "layers": 2})
+    images = torch.randint(0, 256, (3, 1, 6, 7))
+    fast = sample(model, images=images, start=start, stop=stop, generator=torch.Generator().manual_seed(3))
+    naive = sample(model, images=images, start=start, stop=stop, generator=torch.Generator().manual_seed(3),
+                   method="naive")
+    assert torch.equal(fast, naive)
+    assert (fast.flatten(1)[:, stop:] == 0).all()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pixelcnn train NAME|all``, ``evaluate pretrained``, ``data``."""
+"""Command line of the pixelcnn package: data, training, evaluation, benchmarks and the report."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> None:
     train = sub.add_parser("train", help="train (or resume) named runs and cache their results")
     train.add_argument("names", nargs="+", help=f"run names ({', '.join(experiments.RUNS)}) or 'all'")
     sub.add_parser("data", help="fetch and verify MNIST")
+    sub.add_parser("bench", help="measure training and sampling speed side by side; saved for the report")
+    sub.add_parser("report", help="render the report (Quarto if installed, else a preview and a Colab notebook)")
     evaluate = sub.add_parser("evaluate", help="test bits/dim of a model on the full MNIST test set")
     evaluate.add_argument("name", help="'pretrained' or a run name")
     args = parser.parse_args(argv)
@@ -30,6 +32,15 @@ def main(argv: list[str] | None = None) -> None:
         for name, config in configs.items():
             entry = train_run(config)
             print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
+    elif args.command == "bench":
+        from .benchmark import run_and_cache
+
+        print(json.dumps(run_and_cache(recompute=True).metrics, indent=2))
+    elif args.command == "report":
+        from .report import build
+
+        for path in build():
+            print(f"wrote {path}")
     elif args.command == "evaluate":
         from .data import ensure_mnist, load_images
         from .training import evaluate as evaluate_model

@@ -148,6 +148,11 @@ def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path |
     return lookup(kind, config, root)
 
 
+def remove(kind: str, config: dict, root: Path | None = None) -> None:
+    """Delete the entry of (kind, config) if there is one (before recomputing it)."""
+    shutil.rmtree(entry_folder(kind, config, root), ignore_errors=True)
+
+
 def get_or_compute(kind: str, config: dict, produce: Callable[[Path], dict], command: str, compute: bool,
                    root: Path | None = None) -> Entry:
     """The cached entry; when missing, compute it if ``compute`` else raise with ``command``."""
@@ -157,3 +162,18 @@ def get_or_compute(kind: str, config: dict, produce: Callable[[Path], dict], com
     if not compute:
         return require(kind, config, command, root)
     return write(kind, config, produce, root)
+
+
+def provenance_table(root: Path | None = None):
+    """One row per cache entry: kind, key, main metric, wall time, hardware, commit."""
+    import pandas as pd
+
+    rows = []
+    for manifest_path in sorted(Path(root or cache_dir()).glob("*/manifest.json")):
+        m = json.loads(manifest_path.read_text())
+        metrics = m.get("metrics", {})
+        rows.append({"entry": manifest_path.parent.name, "kind": m["kind"], "test bits/dim": metrics.get("test_bpd"),
+                     "train minutes": (metrics.get("train_seconds") or 0) / 60,
+                     "wall minutes": m["wall_seconds"] / 60, "device": m["hardware"]["device"],
+                     "commit": (m.get("commit") or "none")[:10]})
+    return pd.DataFrame(rows)

@@ -49,12 +49,15 @@ class PixelCNNBase(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.scale(x)
-        v, h = self.vertical_in(x), self.horizontal_in(x)
+        return self.forward_scaled(self.scale(x))
+
+    def forward_scaled(self, xs: torch.Tensor) -> torch.Tensor:
+        """Logits [B, levels, 1, H, W] from pixels already scaled to [-1, 1] (differentiable in them)."""
+        v, h = self.vertical_in(xs), self.horizontal_in(xs)
         for layer in self.layers:
             v, to_h = layer.vertical_path(v)
             h = layer.horizontal_path(h, to_h)
-        return self.head(v, h).unsqueeze(2)  # [B, levels, 1, H, W]
+        return self.head(v, h).unsqueeze(2)
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.levels)

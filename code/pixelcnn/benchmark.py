@@ -1,0 +1,129 @@
+"""Speed measured side by side in one run: training throughput and sampling, with ratios.
+
+Everything is interleaved (round-robin over the candidates, median over rounds) so that a busy
+machine slows all candidates alike. Weights do not change speed, so untrained models are used.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from . import cache
+from .config import Config
+from .layers import MaskedConv
+from .models import bits_per_dim, build
+from .sampling import sample
+
+
+def useful_macs(model: nn.Module, height: int = 28, width: int = 28) -> int:
+    """Multiply-adds of one forward pass that are not multiplied by a mask zero."""
+    total = 0
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            taps = module.kernel_size[0] * module.kernel_size[1]
+            total += module.in_channels * module.out_channels * taps * height * width
+    for module in model.modules():  # a masked kernel's zero taps are not useful work
+        if isinstance(module, MaskedConv):
+            c = module.conv
+            zeros = int(module.mask.numel() - module.mask.sum())
+            total -= c.in_channels * c.out_channels * zeros * height * width
+    return total
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = bits_per_dim(model, x).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def training_throughput(configs: dict[str, Config], batch_size: int = 128, steps: int = 3,
+                        rounds: int = 3) -> dict[str, dict]:
+    """Training images/second (bf16 autocast, channels_last) and useful GFLOP/s of each config."""
+    x = torch.randint(0, 256, (batch_size, 1, 28, 28))
+    setups = {}
+    for name, config in configs.items():
+        model = build(config.arch, **config.model_kwargs()).to(memory_format=torch.channels_last)
+        optimizer = torch.optim.AdamW(model.parameters())
+        _train_step(model, optimizer, x)  # warm-up: kernel selection, allocations
+        setups[name] = (model, optimizer, [])
+    for _ in range(rounds):
+        for model, optimizer, times in setups.values():
+            start = time.perf_counter()
+            for _ in range(steps):
+                _train_step(model, optimizer, x)
+            times.append((time.perf_counter() - start) / (steps * batch_size))
+    results = {}
+    for name, (model, _, times) in setups.items():
+        seconds = statistics.median(times)
+        results[name] = {"images_per_second": 1 / seconds,
+                         "useful_gflops": 3 * 2 * useful_macs(model) / seconds / 1e9}
+    return results
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """The machine's own large-matmul GFLOP/s in fp32 and bf16."""
+    out = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+        out[str(dtype).removeprefix("torch.")] = 2 * n**3 / statistics.median(times) / 1e9
+    return out
+
+
+def sampling_speed(config: Config, sizes: tuple[int, ...] = (16, 256), naive_steps: int = 28) -> dict[str, dict]:
+    """Seconds to sample n images: fast sampler, naive sampler, and one batched forward pass (the floor).
+
+    The naive sampler costs the same at every pixel, so it is timed on its first ``naive_steps``
+    pixels and scaled to all 784; the fast sampler is timed in full.
+    """
+    model = build(config.arch, **config.model_kwargs()).eval()
+    pixels = 28 * 28
+    results = {}
+    for n in sizes:
+        images = torch.zeros(n, 1, 28, 28, dtype=torch.long)
+        start = time.perf_counter()
+        sample(model, n, generator=torch.Generator().manual_seed(0))
+        fast = time.perf_counter() - start
+        start = time.perf_counter()
+        sample(model, images=images, start=pixels - naive_steps, method="naive")
+        naive = (time.perf_counter() - start) * pixels / naive_steps
+        with torch.no_grad():
+            model(images)
+            start = time.perf_counter()
+            model(images)
+            floor = time.perf_counter() - start
+        results[str(n)] = {"fast_seconds": fast, "naive_seconds": naive, "one_pass_seconds": floor,
+                           "speedup_vs_naive": naive / fast, "fast_over_one_pass": fast / floor}
+    return results
+
+
+def run(q1: Config) -> dict:
+    """The full benchmark of the report: training throughput, matmul peak, sampling speed."""
+    configs = {"simple (Q1, shifted kernels)": q1, "simple (Q1, masked kernels)": q1.replace(shifted=False),
+               "gated (course)": Config(arch="gated")}
+    training = training_throughput(configs)
+    return {"training": training, "matmul_gflops": matmul_gflops(), "sampling": sampling_speed(q1),
+            "threads": torch.get_num_threads()}
+
+
+def run_and_cache(recompute: bool = False) -> cache.Entry:
+    """The benchmark's cache entry (``python -m pixelcnn bench`` recomputes it)."""
+    from . import experiments
+
+    q1 = experiments.config("q1")
+    key = {"q1": q1.to_dict()}
+    if recompute:
+        cache.remove("benchmark", key)
+    return cache.get_or_compute("benchmark", key, lambda folder: run(q1), "python -m pixelcnn bench",
+                                compute=recompute)

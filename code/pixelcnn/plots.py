@@ -1,0 +1,83 @@
+"""Figures of the report, all in one seaborn style set here."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.patches import Rectangle
+
+PALETTE = sns.color_palette("colorblind")
+
+
+def use_style() -> None:
+    """The one plotting style of the report (legible in HTML and in the PDF)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.95,
+                  rc={"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "bold", "image.cmap": "gray"})
+
+
+def table(frame: pd.DataFrame, floatfmt: str = ".3f"):
+    """A DataFrame as a Markdown table (native in every output format)."""
+    from IPython.display import Markdown
+
+    return Markdown(frame.to_markdown(index=False, floatfmt=floatfmt))
+
+
+def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth: int = 25):
+    """Train NLL per step (raw and smoothed) and validation NLL per epoch, test value marked.
+
+    ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim).
+    """
+    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    for (label, (metrics, test_bpd)), color in zip(runs.items(), PALETTE, strict=False):
+        train = metrics.dropna(subset=["train_bpd"])
+        ax.plot(train["step"], train["train_bpd"], color=color, alpha=0.25, lw=0.8)
+        ax.plot(train["step"], train["train_bpd"].rolling(smooth, min_periods=1).mean(), color=color, lw=1.6,
+                label=f"{label}: train (per step, smoothed)")
+        val = metrics.dropna(subset=["val_bpd"])
+        ax.plot(val["step"], val["val_bpd"], "o--", color=color, ms=5, label=f"{label}: validation (per epoch)")
+        ax.axhline(test_bpd, color=color, ls=":", lw=1.4, label=f"{label}: test {test_bpd:.3f}")
+    ax.set(xlabel="training step", ylabel="NLL (bits/dim)")
+    ax.legend(fontsize="small", ncol=1, frameon=True)
+    return ax
+
+
+def image_grid(images: torch.Tensor, ncol: int = 8, ax=None, title: str | None = None, levels: int = 256,
+               known_rows: int | None = None, known_from: str = "top"):
+    """A grid of integer images; ``known_rows`` outlines the given region of each (for completions)."""
+    images = images.detach().cpu().float() / (levels - 1)
+    n, _, h, w = images.shape
+    nrow = int(np.ceil(n / ncol))
+    ax = ax or plt.subplots(figsize=(1.0 * ncol, 1.0 * nrow))[1]
+    pad = 2
+    canvas = np.ones((nrow * (h + pad) + pad, ncol * (w + pad) + pad))
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[top:top + h, left:left + w] = images[i, 0].numpy()
+        if known_rows:
+            y = top - 0.5 if known_from == "top" else top + h - known_rows - 0.5
+            ax.add_patch(Rectangle((left - 0.5, y), w, known_rows, fill=False, ec=PALETTE[1], lw=1.2))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def dependency_maps(maps: dict[str, torch.Tensor], pixel: tuple[int, int]):
+    """Which input pixels move the output at ``pixel``: one heat map per model (log10 |gradient|)."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps), 3.3), squeeze=False)
+    for ax, (label, grad) in zip(axes[0], maps.items(), strict=True):
+        g = grad.abs().numpy()
+        shown = np.where(g > 0, np.log10(np.maximum(g, 1e-30)), np.nan)
+        ax.imshow(np.zeros_like(g), cmap="gray_r", vmin=0, vmax=4)
+        im = ax.imshow(shown, cmap="viridis")
+        ax.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+        ax.set_title(label, fontsize="medium")
+        ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="log10 |∂ output / ∂ input|")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,90 @@
+"""Q2/Q3 quantities checked against brute-force enumeration on a tiny model (3x3 images, 2 levels)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pixelcnn
+from pixelcnn import inference as inf
+
+PIXEL, INDEX = (1, 1), 4  # the middle pixel of a 3x3 image and its raster index
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model = pixelcnn.build("simple", levels=2, channels=8, layers=2, first_kernel_size=3).eval()
+    images = inf.all_images(2, 3, 3)
+    p = inf.log_prob(model, images).double().exp()
+    return model, images.view(len(images), -1), p
+
+
+def exact(p, images, keep):
+    """Distribution of the middle pixel among the images selected by ``keep``."""
+    out = torch.stack([p[keep & (images[:, INDEX] == v)].sum() for v in range(2)])
+    return out / out.sum()
+
+
+def test_causal_probabilities_sum_to_one_and_noncausal_do_not(tiny):
+    model, _, p = tiny
+    assert p.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert inf.total_probability(model, 3, 3) == pytest.approx(1.0, abs=1e-5)
+    noncausal = pixelcnn.build("noncausal", levels=2, channels=8, layers=2, first_kernel_size=3)
+    with torch.no_grad():
+        noncausal.horizontal_in.conv.weight.mul_(20)  # lean on its own pixel, as training makes it do
+    assert abs(inf.total_probability(noncausal, 3, 3) - 1) > 1e-3
+
+
+def test_exact_conditionals_match_enumeration(tiny):
+    model, images, p = tiny
+    for k in (0, 100, 300, 511):
+        x = images[k].view(1, 1, 3, 3)
+        before = (images[:, :INDEX] == images[k, :INDEX]).all(1)
+        others = (images[:, [j for j in range(9) if j != INDEX]] == images[k, [j for j in range(9) if j != INDEX]])
+        torch.testing.assert_close(inf.conditional(model, x, PIXEL)[0], exact(p, images, before), atol=1e-5, rtol=0)
+        torch.testing.assert_close(inf.full_conditional(model, x, PIXEL)[0], exact(p, images, others.all(1)),
+                                   atol=1e-5, rtol=0)
+    first = torch.stack([p[images[:, 0] == v].sum() for v in range(2)])
+    torch.testing.assert_close(inf.conditional(model, images[:1].view(1, 1, 3, 3), (0, 0))[0], first, atol=1e-5,
+                               rtol=0)
+
+
+def test_marginal_monte_carlo_converges(tiny):
+    model, images, p = tiny
+    truth = exact(p, images, torch.ones(len(images), dtype=torch.bool))
+    errors = []
+    for n in (16, 256, 4096):
+        est = inf.marginal_monte_carlo(model, PIXEL, n, torch.Generator().manual_seed(n), size=(3, 3))
+        errors.append((est["p"] - truth).abs().max().item())
+        assert errors[-1] < 5 * est["stderr"].max().item() + 1e-9
+    assert errors[-1] < 0.01 and errors[-1] < errors[0]
+
+
+def test_conditional_on_later_pixels_converges(tiny):
+    model, images, p = tiny
+    k = 100
+    after = (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1)
+    truth = exact(p, images, after)
+    est = inf.conditional_on_later_pixels(model, images[k].view(1, 1, 3, 3), PIXEL, 2000,
+                                          torch.Generator().manual_seed(0))
+    assert (est["p"] - truth).abs().max() < 0.02
+    assert 1 <= est["ess"] <= 2000
+
+
+def test_top_half_sir_matches_the_exact_posterior(tiny):
+    model, images, p = tiny
+    k, top = 300, 3  # 3x3: the "top half" is the first row
+    bottom = images[k].view(1, 1, 3, 3)
+    same_bottom = (images[:, top:] == images[k, top:]).all(1)
+    posterior = p * same_bottom
+    posterior = posterior / posterior.sum()
+    proposals = pixelcnn.sample(model, 8000, size=(3, 3), generator=torch.Generator().manual_seed(0))
+    out = inf.complete_top_half_sir(model, bottom, proposals, 8000, torch.Generator().manual_seed(1))
+    codes = (out["samples"].view(8000, -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
+    freq = torch.bincount(codes, minlength=8).double() / 8000
+    truth = torch.zeros(8, dtype=torch.float64)
+    for code in range(8):
+        truth[code] = posterior[((images[:, :top] * torch.tensor([4, 2, 1])).sum(1) == code)].sum()
+    assert (freq - truth).abs().max() < 0.03
+    assert (out["samples"].view(8000, -1)[:, top:] == images[k, top:]).all()  # the given half is kept
