@@ -108,22 +108,25 @@ def sampling_speed(config: Config, sizes: tuple[int, ...] = (16, 256), naive_ste
     return results
 
 
-def run(q1: Config) -> dict:
+def run(q1: Config, smoke: bool = False) -> dict:
     """The full benchmark of the report: training throughput, matmul peak, sampling speed."""
     configs = {"simple (Q1, shifted kernels)": q1, "simple (Q1, masked kernels)": q1.replace(shifted=False),
-               "gated (course)": Config(arch="gated")}
-    training = training_throughput(configs)
-    return {"training": training, "matmul_gflops": matmul_gflops(), "sampling": sampling_speed(q1),
-            "threads": torch.get_num_threads()}
+               "gated (course)": Config(arch="gated", channels=q1.channels)}
+    if smoke:
+        return {"training": training_throughput(configs, batch_size=4, steps=1, rounds=1),
+                "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(q1, (2,), 2),
+                "threads": torch.get_num_threads()}
+    return {"training": training_throughput(configs), "matmul_gflops": matmul_gflops(),
+            "sampling": sampling_speed(q1), "threads": torch.get_num_threads()}
 
 
 def run_and_cache(recompute: bool = False) -> cache.Entry:
     """The benchmark's cache entry (``python -m pixelcnn bench`` recomputes it)."""
     from . import experiments
 
-    q1 = experiments.config("q1")
+    q1, smoke = experiments.config("q1"), experiments.profile() == "smoke"
     key = {"q1": q1.to_dict()}
     if recompute:
         cache.remove("benchmark", key)
-    return cache.get_or_compute("benchmark", key, lambda folder: run(q1), "python -m pixelcnn bench",
-                                compute=recompute)
+    return cache.get_or_compute("benchmark", key, lambda folder: run(q1, smoke), "python -m pixelcnn bench",
+                                compute=recompute or smoke)

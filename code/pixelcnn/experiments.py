@@ -25,7 +25,7 @@ SEARCH = {
     "search-plain": Config(layers=5, channels=64, kernel_size=3, first_kernel_size=3, residual=False,
                            max_steps=SEARCH_STEPS),
 }
-Q1 = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 6, lr=2e-3)
+Q1 = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 4, lr=2e-3)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
@@ -68,8 +68,8 @@ def trained(name: str) -> cache.Entry:
     return entry or cache.require("train", run.to_dict(), command(name))
 
 
-def cached_tensors(kind: str, key: dict, compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Tensors computed by ``compute()`` (cheap given trained models), cached under (kind, key)."""
+def cached_tensors(kind: str, key: dict, compute: Callable[[], dict]) -> dict:
+    """A dict of tensors (and plain numbers) computed by ``compute()``, cached under (kind, key)."""
 
     def produce(folder) -> dict:
         torch.save(compute(), folder / "tensors.pt")
@@ -87,6 +87,82 @@ def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
     compute = lambda: {"samples": sample(load(name), n, generator=torch.Generator().manual_seed(seed),  # noqa: E731
                                          progress=True)}
     return cached_tensors("samples", key, compute)["samples"]
+
+
+# Q3: the model, the pixel, the conditioning test images and the Monte Carlo budgets.
+Q3_MODEL, MIDDLE, Q3_IMAGES = "pretrained", (14, 14), (0, 1, 2, 3)
+Q3_BUDGET = {"marginal_prefixes": 256, "later_prefixes": 16, "completions": 8, "top_proposals": 512}
+Q3_SMOKE_BUDGET = {"marginal_prefixes": 4, "later_prefixes": 2, "completions": 2, "top_proposals": 4}
+
+
+def q3_budget() -> dict[str, int]:
+    """The Q3 Monte Carlo budgets under the current profile."""
+    return Q3_SMOKE_BUDGET if profile() == "smoke" else Q3_BUDGET
+
+
+def q3_results(seed: int = 0) -> dict:
+    """Every Q3 quantity for the conditioning test images (cached; minutes on a CPU to compute)."""
+    budget, images = q3_budget(), Q3_IMAGES[:1] if profile() == "smoke" else Q3_IMAGES
+    key = {"model": Q3_MODEL, "pixel": list(MIDDLE), "images": list(images), "budget": budget, "seed": seed}
+    return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed))
+
+
+def evaluation(name: str) -> dict[str, float]:
+    """Validation and test bits/dim of a model on the full MNIST splits (cached)."""
+    from .data import load_images
+    from .training import evaluate
+
+    n = SMOKE["eval_images"] if profile() == "smoke" else 10_000
+
+    def produce(folder) -> dict:
+        model = load(name)
+        return {f"{split}_bpd": evaluate(model, load_images(split)[:n], progress=True) for split in ("val", "test")}
+
+    key = {"model": name if name == "pretrained" else config(name).to_dict(), "images": n}
+    entry = cache.lookup("evaluate", key) or cache.write("evaluate", key, produce)
+    return entry.metrics
+
+
+def _compute_q3(images: tuple[int, ...], budget: dict, seed: int) -> dict:
+    import time
+
+    from . import inference as inf
+    from .data import load_images
+    from .sampling import sample
+
+    model, generator = load(Q3_MODEL), torch.Generator().manual_seed(seed)
+    test = load_images("test")
+    x = test[list(images)].long()
+    half, n = 14 * 28, budget["completions"]
+    out, seconds, clock = {"images": x}, {}, time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        seconds[name], clock = time.perf_counter() - clock, time.perf_counter()
+
+    out["a"] = inf.conditional(model, torch.zeros(1, 1, 28, 28, dtype=torch.long), (0, 0))[0]
+    lap("a")
+    mc = inf.marginal_monte_carlo(model, MIDDLE, budget["marginal_prefixes"], generator)
+    out["b"], out["b_stderr"] = mc["p"], mc["stderr"]
+    lap("b")
+    out["c"] = inf.conditional(model, x, MIDDLE)
+    lap("c")
+    later = [inf.conditional_on_later_pixels(model, x[k:k + 1], MIDDLE, budget["later_prefixes"], generator)
+             for k in range(len(x))]
+    out["d"], out["d_ess"] = torch.stack([r["p"] for r in later]), torch.stack([r["ess"] for r in later])
+    lap("d")
+    out["e"] = inf.full_conditional(model, x, MIDDLE)
+    lap("e")
+    out["f"] = sample(model, images=x.repeat_interleave(n, 0), start=half, generator=generator, progress=True)
+    lap("f")
+    proposals = sample(model, budget["top_proposals"], stop=half, generator=generator, progress=True)
+    tops = [inf.complete_top_half_sir(model, x[k:k + 1], proposals, n, generator) for k in range(len(x))]
+    out["g"], out["g_ess"] = torch.cat([t["samples"] for t in tops]), torch.stack([t["ess"] for t in tops])
+    lap("g")
+    out["empirical_first"] = torch.bincount(test[:, 0, 0, 0].long(), minlength=256)
+    out["empirical_middle"] = torch.bincount(test[:, 0, MIDDLE[0], MIDDLE[1]].long(), minlength=256)
+    out["seconds"] = seconds
+    return out
 
 
 def load(name: str) -> torch.nn.Module:

@@ -73,7 +73,7 @@ def dependency_maps(maps: dict[str, torch.Tensor], pixel: tuple[int, int]):
     for ax, (label, grad) in zip(axes[0], maps.items(), strict=True):
         g = grad.abs().numpy()
         shown = np.where(g > 0, np.log10(np.maximum(g, 1e-30)), np.nan)
-        ax.imshow(np.zeros_like(g), cmap="gray_r", vmin=0, vmax=4)
+        ax.imshow(np.ones_like(g), cmap="gray_r", vmin=0, vmax=5)  # light grey: exactly no dependence
         im = ax.imshow(shown, cmap="viridis")
         ax.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
         ax.set_title(label, fontsize="medium")
@@ -81,3 +81,66 @@ def dependency_maps(maps: dict[str, torch.Tensor], pixel: tuple[int, int]):
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="log10 |∂ output / ∂ input|")
     fig.tight_layout()
     return fig
+
+
+def distribution(ax, probs: torch.Tensor, label: str, color, stderr: torch.Tensor | None = None,
+                 style: str = "-") -> None:
+    """A distribution over grey levels 0..L-1 on a log scale, with a ±2 standard error band."""
+    values = np.arange(len(probs))
+    p = probs.double().numpy()
+    ax.plot(values, np.maximum(p, 1e-12), style, color=color, lw=1.4, label=label, drawstyle="steps-mid")
+    if stderr is not None:
+        s = stderr.double().numpy()
+        ax.fill_between(values, np.maximum(p - 2 * s, 1e-12), p + 2 * s, color=color, alpha=0.25, step="mid")
+    ax.set_yscale("log")
+    ax.set_xlim(-2, len(probs) + 1)
+    ax.set(xlabel="grey level", ylabel="probability")
+
+
+def marginals(first: torch.Tensor, middle: torch.Tensor, middle_stderr: torch.Tensor,
+              empirical_first: torch.Tensor, empirical_middle: torch.Tensor):
+    """Q3 (a) and (b): model marginals next to the test-set histograms."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, model_p, err, emp, title in ((axes[0], first, None, empirical_first, "(a) first pixel (0, 0)"),
+                                         (axes[1], middle, middle_stderr, empirical_middle,
+                                          "(b) middle pixel (14, 14)")):
+        distribution(ax, emp.double() / emp.sum(), "test-set histogram", PALETTE[7], style="--")
+        distribution(ax, model_p, "model" + (" (Monte Carlo, ±2 s.e.)" if err is not None else " (exact)"),
+                     PALETTE[0], stderr=err)
+        ax.set_ylim(1e-7, 1.5)
+        ax.set_title(title)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def conditionals(images: torch.Tensor, curves: dict[str, torch.Tensor], pixel: tuple[int, int]):
+    """Q3 (c)-(e): for each conditioning image, its distributions of the middle pixel, true value marked."""
+    n = len(images)
+    fig, axes = plt.subplots(n, 2, figsize=(10, 2.3 * n), gridspec_kw={"width_ratios": [1, 5]}, squeeze=False)
+    for k in range(n):
+        axes[k, 0].imshow(images[k, 0], cmap="gray", vmin=0, vmax=255)
+        axes[k, 0].add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+        axes[k, 0].set_axis_off()
+        ax = axes[k, 1]
+        for (label, probs), color in zip(curves.items(), PALETTE, strict=False):
+            distribution(ax, probs[k], label, color)
+        ax.axvline(int(images[k, 0, pixel[0], pixel[1]]), color="red", ls=":", lw=1.2, label="true value")
+        ax.set_ylim(1e-8, 1.5)
+        if k < n - 1:
+            ax.set_xlabel("")
+    handles, labels = axes[0, 1].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / n))
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small", frameon=False)
+    return fig
+
+
+def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, known_from: str, title: str,
+                ax=None):
+    """Q3 (f)/(g): each conditioning image followed by its sampled completions, the given half outlined."""
+    n = len(images)
+    per = len(samples) // n
+    rows = torch.cat([torch.cat([images[k:k + 1], samples[k * per:(k + 1) * per]]) for k in range(n)])
+    ax = image_grid(rows, ncol=per + 1, known_rows=known_rows, known_from=known_from, ax=ax)
+    ax.set_title(title, fontsize="medium")
+    return ax

@@ -7,7 +7,9 @@ weights (no optimizer state), the metrics CSV and the manifest.
 
 from __future__ import annotations
 
+import logging
 import math
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -123,11 +125,15 @@ def fit(config: Config, progress: bool = True,
     trainer = L.Trainer(
         max_steps=min(config.max_steps, stop_after_steps or config.max_steps), precision=config.precision,
         logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints], enable_progress_bar=progress,
-        enable_model_summary=False, log_every_n_steps=10, num_sanity_val_steps=0, deterministic=True,
+        enable_model_summary=False, log_every_n_steps=max(1, min(10, config.max_steps // 8)),
+        num_sanity_val_steps=0, deterministic=True,
         accelerator="auto", devices=1,
     )
     last = folder / "checkpoints" / "last.ckpt"
+    for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
+        logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*resuming from a checkpoint that ended before the epoch ended.*")
         trainer.fit(module, data, ckpt_path=str(last) if last.exists() else None)
@@ -168,7 +174,10 @@ def train(config: Config, progress: bool = True) -> cache.Entry:
         }
 
     entry = cache.lookup("train", config.to_dict())
-    return entry if entry is not None else cache.write("train", config.to_dict(), produce)
+    if entry is None:
+        entry = cache.write("train", config.to_dict(), produce)
+        shutil.rmtree(run_folder(config), ignore_errors=True)  # checkpoints are not needed once published
+    return entry
 
 
 def load_trained(config: Config, command: str) -> torch.nn.Module:
