@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> None:
     train = sub.add_parser("train", help="train (or resume) named runs and cache their results")
     train.add_argument("names", nargs="+", help=f"run names ({', '.join(experiments.RUNS)}) or 'all'")
     sub.add_parser("data", help="fetch and verify MNIST")
-    sub.add_parser("bench", help="measure training and sampling speed side by side; saved for the report")
+    bench = sub.add_parser("bench", help="measure training and sampling speed side by side; saved for the report")
+    bench.add_argument("--render", action="store_true", help="also time a warm-cache execution of the report")
     sub.add_parser("report", help="render the report (Quarto if installed, else a preview and a Colab notebook)")
     evaluate = sub.add_parser("evaluate", help="test bits/dim of a model on the full MNIST test set")
     evaluate.add_argument("name", help="'pretrained' or a run name")
@@ -33,9 +34,9 @@ def main(argv: list[str] | None = None) -> None:
             entry = train_run(config)
             print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
     elif args.command == "bench":
-        from .benchmark import run_and_cache
+        from .benchmark import run_and_cache, summary
 
-        print(json.dumps(run_and_cache(recompute=True).metrics, indent=2))
+        print(summary(run_and_cache(recompute=True, render=args.render).metrics))
     elif args.command == "report":
         from .report import build
 

@@ -7,6 +7,7 @@ weights (no optimizer state), the metrics CSV and the manifest.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import shutil
@@ -174,9 +175,16 @@ def train(config: Config, progress: bool = True) -> cache.Entry:
         }
 
     entry = cache.lookup("train", config.to_dict())
-    if entry is None:
-        entry = cache.write("train", config.to_dict(), produce)
-        shutil.rmtree(run_folder(config), ignore_errors=True)  # checkpoints are not needed once published
+    if entry is not None:
+        return entry
+    folder = run_folder(config)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process training the same run waits, then reuses it
+        entry = cache.lookup("train", config.to_dict())
+        if entry is None:
+            entry = cache.write("train", config.to_dict(), produce)
+            shutil.rmtree(folder, ignore_errors=True)  # checkpoints are not needed once published
     return entry
 
 
