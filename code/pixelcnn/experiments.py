@@ -22,8 +22,6 @@ SEARCH = {
     "search-deep": Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
-    "search-plain": Config(layers=5, channels=64, kernel_size=3, first_kernel_size=3, residual=False,
-                           max_steps=SEARCH_STEPS),
 }
 Q1 = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 4, lr=2e-3)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
