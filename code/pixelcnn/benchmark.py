@@ -108,9 +108,13 @@ def sampling_speed(config: Config, sizes: tuple[int, ...] = (16, 256), naive_ste
     return results
 
 
-def run(q1: Config, smoke: bool = False) -> dict:
-    """The full benchmark of the report: training throughput, matmul peak, sampling speed."""
-    configs = {"simple (Q1, shifted kernels)": q1, "simple (Q1, masked kernels)": q1.replace(shifted=False),
+def run(candidates: dict[str, Config], q1: Config, smoke: bool = False) -> dict:
+    """The full benchmark of the report: training throughput of every candidate, matmul peak, sampling.
+
+    ``candidates`` are the Q1 search configurations; the Q1 model with masked kernels and the
+    course's gated model are added for the comparisons of the report.
+    """
+    configs = {**candidates, "q1": q1, "q1 (masked kernels)": q1.replace(shifted=False),
                "gated (course)": Config(arch="gated", channels=q1.channels)}
     if smoke:
         return {"training": training_throughput(configs, batch_size=4, steps=1, rounds=1),
@@ -139,11 +143,12 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     from . import experiments
 
     q1, smoke = experiments.config("q1"), experiments.profile() == "smoke"
-    key = {"q1": q1.to_dict()}
+    candidates = {name: experiments.config(name) for name in experiments.SEARCH}
+    key = {"q1": q1.to_dict(), "candidates": {name: c.to_dict() for name, c in candidates.items()}}
     if recompute:
         cache.remove("benchmark", key)
-    entry = cache.get_or_compute("benchmark", key, lambda folder: run(q1, smoke), "python -m pixelcnn bench",
-                                 compute=recompute or smoke)
+    entry = cache.get_or_compute("benchmark", key, lambda folder: run(candidates, q1, smoke),
+                                 "python -m pixelcnn bench", compute=recompute or smoke)
     if render:
         metrics = {**entry.metrics, "report_render_seconds": render_seconds()}
         cache.remove("benchmark", key)
@@ -154,7 +159,7 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
 def summary(metrics: dict) -> str:
     """The benchmark's ratios as lines of text."""
     rate = {name: v["images_per_second"] for name, v in metrics["training"].items()}
-    shifted, masked, gated = rate.values()
+    shifted, masked, gated = rate["q1"], rate["q1 (masked kernels)"], rate["gated (course)"]
     lines = [f"training images/s: {', '.join(f'{k} {v:.0f}' for k, v in rate.items())}",
              f"simple / gated training speed: {shifted / gated:.2f}x",
              f"shifted / masked kernels training speed: {shifted / masked:.2f}x",
