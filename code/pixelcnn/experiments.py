@@ -105,6 +105,33 @@ def q3_results(seed: int = 0) -> dict:
     return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed))
 
 
+CONVERGENCE_BUDGETS = (4, 16, 64, 256, 1024)
+
+
+def q3_convergence(seed: int = 0) -> dict:
+    """Errors of the Q3 approximations against exact enumeration on a tiny model (cached).
+
+    The model is a randomly initialised simple PixelCNN on 3x3 binary images: its distribution is
+    spread over many of the 512 images, so the estimators have real work to do. Conditioning
+    images are three of its own samples.
+    """
+    from . import inference as inf
+    from .models import build
+    from .sampling import sample
+
+    budgets, repeats = (CONVERGENCE_BUDGETS[:2], 1) if profile() == "smoke" else (CONVERGENCE_BUDGETS, 5)
+    spec = {"arch": "simple", "levels": 2, "channels": 8, "layers": 2, "first_kernel_size": 3, "size": 3}
+
+    def compute() -> dict:
+        torch.manual_seed(seed)
+        model = build(spec["arch"], **{k: v for k, v in spec.items() if k not in ("arch", "size")}).eval()
+        images = sample(model, 3, size=(spec["size"], spec["size"]), generator=torch.Generator().manual_seed(seed))
+        return {"images": images, **inf.convergence(model, images, list(budgets), repeats, seed)}
+
+    key = {"model": spec, "budgets": list(budgets), "repeats": repeats, "seed": seed}
+    return cached_tensors("estimate", key, compute)
+
+
 def evaluation(name: str) -> dict[str, float]:
     """Validation and test bits/dim of a model on the full MNIST splits (cached)."""
     from .data import load_images

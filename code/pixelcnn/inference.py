@@ -146,3 +146,73 @@ def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: 
     weights = torch.softmax(log_weights, dim=0)
     chosen = torch.multinomial(weights, n, replacement=True, generator=generator)
     return {"samples": candidates[chosen], "ess": 1.0 / (weights**2).sum(), "weights": weights}
+
+
+# --- Ground truth on tiny images: every quantity by brute-force enumeration ------------------------
+
+
+def exact_pixel_distribution(model: PixelCNNBase, image: torch.Tensor, index: int, given: str) -> torch.Tensor:
+    """The exact distribution of raster pixel ``index`` of a tiny ``image`` [1, 1, H, W] by enumeration.
+
+    ``given`` is "nothing" (the marginal), "before", "after" or "others": which of the image's
+    pixels are conditioned on.
+    """
+    height, width = image.shape[-2:]
+    images = all_images(model.levels, height, width)
+    p = torch.cat([log_prob(model, images[i:i + 4096]) for i in range(0, len(images), 4096)]).double().exp()
+    flat, target = images.view(len(images), -1), image.reshape(-1)
+    positions = {"nothing": [], "before": list(range(index)), "after": list(range(index + 1, height * width)),
+                 "others": [j for j in range(height * width) if j != index]}[given]
+    keep = (flat[:, positions] == target[positions]).all(1) if positions else torch.ones(len(flat), dtype=torch.bool)
+    out = torch.stack([p[keep & (flat[:, index] == v)].sum() for v in range(model.levels)])
+    return out / out.sum()
+
+
+def exact_top_half_posterior(model: PixelCNNBase, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All top halves of a tiny image and their exact probabilities given its bottom half."""
+    height, width = image.shape[-2:]
+    half = (height // 2) * width
+    images = all_images(model.levels, height, width)
+    flat = images.view(len(images), -1)
+    keep = (flat[:, half:] == image.reshape(-1)[half:]).all(1)
+    candidates = images[keep]
+    p = torch.softmax(log_prob(model, candidates).double(), 0)
+    return candidates.view(len(candidates), -1)[:, :half], p
+
+
+def convergence(model: PixelCNNBase, images: torch.Tensor, budgets: list[int], repeats: int,
+                seed: int = 0) -> dict[str, torch.Tensor]:
+    """Error of each Q3 approximation against enumeration on tiny images, as the sample budget grows.
+
+    Returns, per budget, the mean over images and repeats of the total-variation distance between
+    the estimate and the exact distribution: (b) Monte Carlo marginal of the middle pixel,
+    (d) importance-sampled conditional on the later pixels, (g) SIR samples of the top half.
+    """
+    from .sampling import sample
+
+    height, width = images.shape[-2:]
+    pixel = (height // 2, width // 2)
+    index = raster_index(pixel, width)
+    half = (height // 2) * width
+    generator = torch.Generator().manual_seed(seed)
+    exact_b = exact_pixel_distribution(model, images[:1], index, "nothing")
+    errors = {"b": [], "d": [], "g": []}
+    for n in budgets:
+        b, d, g = [], [], []
+        for _ in range(repeats):
+            estimate = marginal_monte_carlo(model, pixel, n, generator, (height, width))["p"]
+            b.append(0.5 * (estimate - exact_b).abs().sum())
+            for image in images:
+                image = image.unsqueeze(0)
+                truth = exact_pixel_distribution(model, image, index, "after")
+                est = conditional_on_later_pixels(model, image, pixel, n, generator)["p"]
+                d.append(0.5 * (est - truth).abs().sum())
+                tops, p = exact_top_half_posterior(model, image)
+                proposals = sample(model, n, stop=half, size=(height, width), generator=generator)
+                drawn = complete_top_half_sir(model, image, proposals, 4 * n, generator)["samples"]
+                drawn = drawn.view(len(drawn), -1)[:, :half]
+                freq = torch.stack([(drawn == t).all(1).double().mean() for t in tops])
+                g.append(0.5 * (freq - p).abs().sum())
+        for name, values in zip("bdg", (b, d, g), strict=True):
+            errors[name].append(torch.stack(values).double().mean())
+    return {"budgets": torch.tensor(budgets), **{k: torch.stack(v) for k, v in errors.items()}}

@@ -144,3 +144,19 @@ def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, kn
     ax = image_grid(rows, ncol=per + 1, known_rows=known_rows, known_from=known_from, ax=ax)
     ax.set_title(title, fontsize="medium")
     return ax
+
+
+def convergence(result: dict):
+    """Error of each approximation against the exact answer as its sample budget grows (log-log)."""
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    labels = {"b": "(b) marginal, Monte Carlo", "d": "(d) given later pixels, importance sampling",
+              "g": "(g) top half given bottom, SIR"}
+    budgets = result["budgets"].numpy()
+    for (key, label), color in zip(labels.items(), PALETTE, strict=False):
+        ax.plot(budgets, result[key].numpy(), "o-", color=color, label=label)
+    reference = result["b"][0].item() * np.sqrt(budgets[0] / budgets)
+    ax.plot(budgets, reference, ":", color="grey", label=r"$\propto 1/\sqrt{n}$")
+    ax.set(xscale="log", yscale="log", xlabel="samples n", ylabel="total-variation error")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
