@@ -114,6 +114,24 @@ def provenance() -> dict:
     }
 
 
+def _remove_abandoned(root: Path, name: str) -> None:
+    """Delete temporary folders of an entry left by processes that were killed while writing it."""
+    for tmp in root.glob(f".{name}.*"):
+        pid = tmp.name[len(name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path | None = None) -> Entry:
     """Run ``produce(tmp_folder) -> metrics`` and publish the folder atomically as the entry.
 
@@ -124,7 +142,8 @@ def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path |
     folder = entry_folder(kind, config, root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
+        _remove_abandoned(root, folder.name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.{os.getpid()}.", dir=root))
     except OSError as error:
         raise CacheError(f"cannot write to the cache folder {root}: {error}") from error
     try:
