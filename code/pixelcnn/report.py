@@ -123,7 +123,10 @@ def bundled_package_cell() -> str:
     files = {p.relative_to(PACKAGE_DIR.parent).as_posix(): p.read_text() for p in sorted(PACKAGE_DIR.glob("*.py"))}
     return ("# Set-up for Colab or any fresh runtime: packages, then the pixelcnn package written from source.\n"
             "import os, subprocess, sys\n"
-            "subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'lightning', 'seaborn'], check=True)\n"
+            "pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'lightning', 'seaborn', 'tabulate'],\n"
+            "                     capture_output=True, text=True)\n"
+            "if pip.returncode != 0:\n"
+            "    raise RuntimeError(pip.stderr)\n"
             f"FILES = {files!r}\n"
             "for name, text in FILES.items():\n"
             "    os.makedirs(os.path.join('pixelcnn_src', os.path.dirname(name)), exist_ok=True)\n"
