@@ -134,6 +134,18 @@ def test_damaged_cache_entry_names_itself_and_the_fix(damage):
     assert "recompute" in str(error.value)
 
 
+def test_corrupt_run_checkpoint_names_the_fix():
+    from pixelcnn.training import fit, run_folder
+
+    config = Config(channels=4, layers=1, train_images=64, eval_images=16, batch_size=16, max_steps=8,
+                    warmup_steps=2, precision="32-true")
+    fit(config, progress=False, stop_after_steps=4)
+    last = run_folder(config) / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CacheError, match="unreadable.*delete"):
+        fit(config, progress=False)
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
 def test_read_only_cache_folder(tmp_path):
     folder = tmp_path / "ro"

@@ -131,6 +131,12 @@ def fit(config: Config, progress: bool = True,
         accelerator="auto", devices=1,
     )
     last = folder / "checkpoints" / "last.ckpt"
+    if last.exists():
+        try:
+            torch.load(last, map_location="cpu", weights_only=False)
+        except Exception as error:
+            raise cache.CacheError(f"the run's last checkpoint {last} is unreadable ({error}); delete {folder} "
+                                   "to restart this run from scratch") from error
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
         logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():
