@@ -14,7 +14,7 @@ Each step draws one uniform number per image from ``generator`` and inverts the 
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .models import PixelCNNBase, check_images
 

@@ -149,7 +149,7 @@ def fit(config: Config, progress: bool = True,
 
 def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500, progress: bool = False) -> float:
     """Mean bits/dim of ``model`` over uint8/long ``images`` [N, 1, H, W], in fp32."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     model.eval()
     total = 0.0
