@@ -7,6 +7,7 @@ cache entry, and repeat a run to check determinism.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -153,6 +154,19 @@ def test_read_only_cache_folder(tmp_path):
     folder.chmod(0o500)
     with pytest.raises(CacheError, match="cannot write"):
         cache.write("estimate", {"x": 1}, lambda f: {}, root=folder)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
+def test_read_only_or_full_file_system(tmp_path, monkeypatch, code):
+    """As root, permissions cannot make a folder read-only, so the file system's refusal is simulated."""
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr("pixelcnn.cache.tempfile.mkdtemp", refuse)
+    with pytest.raises(CacheError, match=f"cannot write.*{os.strerror(code)}"):
+        cache.write("estimate", {"x": code}, lambda f: {}, root=tmp_path / "cache")
+    assert cache.lookup("estimate", {"x": code}, root=tmp_path / "cache") is None
 
 
 def test_unwritable_cache_location(tmp_path):
