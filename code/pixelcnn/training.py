@@ -116,6 +116,8 @@ def fit(config: Config, progress: bool = True,
     ``stop_after_steps`` ends this call early (the run stays resumable): used to test resuming.
     """
     folder = run_folder(config)
+    for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
+        logging.getLogger(name).setLevel(logging.WARNING)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = PixelCNNModule(config.to_dict())
     data = MNISTDataModule(config.batch_size, config.train_images, config.eval_images, seed=config.seed,
@@ -137,8 +139,6 @@ def fit(config: Config, progress: bool = True,
         except Exception as error:
             raise cache.CacheError(f"the run's last checkpoint {last} is unreadable ({error}); delete {folder} "
                                    "to restart this run from scratch") from error
-    for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
-        logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
