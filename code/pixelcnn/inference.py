@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 import torch.nn.functional as F
@@ -52,9 +51,6 @@ def total_probability(model: PixelCNNBase, height: int, width: int, batch_size: 
     logs = torch.cat([log_prob(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     return float(torch.logsumexp(logs.double(), 0).exp())
 
-
-def nats_to_bits_per_dim(nats: torch.Tensor, pixels: int) -> torch.Tensor:
-    return -nats / (pixels * math.log(2))
 
 
 # --- Q3: marginals and conditionals at one pixel, and conditional samples --------------------------
