@@ -63,3 +63,16 @@ def test_missing_run_says_how_to_make_it():
 
     with pytest.raises(CacheError, match="python -m pixelcnn train q1"):
         load_trained(TINY.replace(seed=7), experiments.command("q1"))
+
+
+def test_q1_test_score_recomputes_from_the_committed_weights(monkeypatch):
+    """The committed Q1 entry: its weights give exactly the test bits/dim its manifest records."""
+    from pixelcnn.config import project_root
+    from pixelcnn.data import ensure_mnist, load_images
+    from pixelcnn.training import evaluate
+
+    monkeypatch.setenv("PIXELCNN_CACHE", str(project_root() / "cache"))
+    ensure_mnist()
+    entry = experiments.trained("q1")
+    recomputed = evaluate(experiments.load("q1"), load_images("test"))
+    assert recomputed == pytest.approx(entry.metrics["test_bpd"], abs=1e-4)
