@@ -154,7 +154,6 @@ def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path |
                     "wall_seconds": round(time.time() - start, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "files": files, **provenance()}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        os.sync() if hasattr(os, "sync") else None
         try:
             tmp.rename(folder)
         except OSError:

@@ -82,8 +82,10 @@ def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
     from .sampling import sample
 
     key = {"model": name if name == "pretrained" else config(name).to_dict(), "n": n, "seed": seed}
-    compute = lambda: {"samples": sample(load(name), n, generator=torch.Generator().manual_seed(seed),  # noqa: E731
-                                         progress=True)}
+
+    def compute() -> dict:
+        return {"samples": sample(load(name), n, generator=torch.Generator().manual_seed(seed), progress=True)}
+
     return cached_tensors("samples", key, compute)["samples"]
 
 
