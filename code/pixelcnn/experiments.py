@@ -23,11 +23,13 @@ SEARCH = {
     "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
 }
+# The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
+RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
 Q1 = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 4, lr=2e-3)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
-RUNS = {**SEARCH, "q1": Q1, "q2": Q1.replace(arch="noncausal"),
+RUNS = {**SEARCH, **RECIPE, "q1": Q1, "q2": Q1.replace(arch="noncausal"),
         "tiny-causal": TINY, "tiny-noncausal": TINY.replace(arch="noncausal")}
 
 SMOKE = {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,
