@@ -33,6 +33,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PIXELCNN_CACHE") or project_root() / "cache")
 
 
+ADDED_LATER = {"reverse": False}  # field -> default; see Config.to_dict
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything that determines a trained model: architecture, data, optimisation, seed."""
@@ -55,6 +58,7 @@ class Config:
     weight_decay: float = 0.0
     precision: str = "bf16-mixed"
     seed: int = 42
+    reverse: bool = False  # train on images rotated by 180 degrees: the model generates bottom-right first
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -90,7 +94,10 @@ class Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict; fields added later are left out at their default, so the cache keys
+        of earlier runs stay what they were."""
+        values = dataclasses.asdict(self)
+        return {k: v for k, v in values.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
 
     def model_kwargs(self) -> dict:
         """The keyword arguments of ``pixelcnn.build`` for this config."""

@@ -116,10 +116,12 @@ def reduce_images(images: torch.Tensor, size: int = 28, levels: int = 256) -> to
     return images
 
 
-def load_images(split: str, root: Path | None = None, size: int = 28, levels: int = 256) -> torch.Tensor:
+def load_images(split: str, root: Path | None = None, size: int = 28, levels: int = 256,
+                reverse: bool = False) -> torch.Tensor:
     """uint8 images [N, 1, size, size] of 'train' (50k), 'val' (10k, the course's seed-42 split) or 'test'.
 
-    ``size`` and ``levels`` reduce the images for tiny models (see ``reduce_images``).
+    ``size`` and ``levels`` reduce the images for tiny models (see ``reduce_images``); ``reverse``
+    rotates them by 180 degrees (the data of a model that generates in reverse raster order).
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
@@ -133,23 +135,26 @@ def load_images(split: str, root: Path | None = None, size: int = 28, levels: in
     if split != "test":
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(SPLIT_SEED))
         images = images[order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]]
-    return reduce_images(images, size, levels)
+    images = reduce_images(images, size, levels)
+    return images.flip(-2, -1) if reverse else images
 
 
 class MNISTDataModule(L.LightningDataModule):
     """8-bit MNIST for Lightning: batches of uint8 images [B, 1, 28, 28]."""
 
     def __init__(self, batch_size: int = 128, train_images: int = TRAIN_SIZE, eval_images: int = 10_000,
-                 root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256) -> None:
+                 root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256,
+                 reverse: bool = False) -> None:
         super().__init__()
         self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
-        self.root, self.seed, self.size, self.levels = root, seed, size, levels
+        self.root, self.seed, self.size, self.levels, self.reverse = root, seed, size, levels, reverse
 
     def prepare_data(self) -> None:
         ensure_mnist(self.root)
 
     def setup(self, stage: str | None = None) -> None:
-        split = {name: load_images(name, self.root, self.size, self.levels) for name in ("train", "val", "test")}
+        split = {name: load_images(name, self.root, self.size, self.levels, self.reverse)
+                 for name in ("train", "val", "test")}
         self.train = split["train"][: self.train_images]
         self.val, self.test = split["val"][: self.eval_images], split["test"][: self.eval_images]
 

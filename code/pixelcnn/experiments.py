@@ -25,11 +25,17 @@ SEARCH = {
 }
 # The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
 RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
-Q1 = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 4, lr=2e-3)
+# Q1: the deep configuration trained with batch 32 for 8 epochs (1563 steps each). ``q1-first`` is the
+# first, shorter recipe (batch 128, 4 epochs) that ``q2`` shares exactly.
+Q1_FIRST = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=391 * 4, lr=2e-3)
+Q1 = Q1_FIRST.replace(batch_size=32, max_steps=1563 * 8)
+# The reverse-order model of Q3: Q1's recipe on images rotated by 180 degrees, 2 epochs.
+REVERSE = Q1.replace(reverse=True, max_steps=1563 * 2)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
-RUNS = {**SEARCH, **RECIPE, "q1": Q1, "q2": Q1.replace(arch="noncausal"),
+RUNS = {**SEARCH, **RECIPE, "q1": Q1, "q1-first": Q1_FIRST, "q2": Q1_FIRST.replace(arch="noncausal"),
+        "reverse": REVERSE,
         "tiny-causal": TINY, "tiny-noncausal": TINY.replace(arch="noncausal")}
 
 SMOKE = {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,

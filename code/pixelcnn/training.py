@@ -121,7 +121,7 @@ def fit(config: Config, progress: bool = True,
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = PixelCNNModule(config.to_dict())
     data = MNISTDataModule(config.batch_size, config.train_images, config.eval_images, seed=config.seed,
-                           size=config.image_size, levels=config.levels)
+                           size=config.image_size, levels=config.levels, reverse=config.reverse)
     clock = TrainClock()
     checkpoints = ModelCheckpoint(dirpath=folder / "checkpoints", save_last=True, save_top_k=0,
                                   every_n_train_steps=max(1, min(50, config.max_steps // 4)))
@@ -169,10 +169,10 @@ def train(config: Config, progress: bool = True) -> cache.Entry:
         torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, out / "model.pt")
         metrics = merged_metrics(run_folder(config))
         metrics.to_csv(out / "metrics.csv", index=False)
-        n, size, levels = config.eval_images, config.image_size, config.levels
+        n, data = config.eval_images, {"size": config.image_size, "levels": config.levels, "reverse": config.reverse}
         return {
-            "val_bpd": evaluate(model, load_images("val", size=size, levels=levels)[:n], progress=progress),
-            "test_bpd": evaluate(model, load_images("test", size=size, levels=levels)[:n], progress=progress),
+            "val_bpd": evaluate(model, load_images("val", **data)[:n], progress=progress),
+            "test_bpd": evaluate(model, load_images("test", **data)[:n], progress=progress),
             "train_seconds": round(clock.seconds, 1),
             "train_images": clock.images,
             "images_per_second": round(clock.images / max(clock.seconds, 1e-9), 1),
