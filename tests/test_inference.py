@@ -88,3 +88,52 @@ def test_top_half_sir_matches_the_exact_posterior(tiny):
         truth[code] = posterior[((images[:, :top] * torch.tensor([4, 2, 1])).sum(1) == code)].sum()
     assert (freq - truth).abs().max() < 0.03
     assert (out["samples"].view(8000, -1)[:, top:] == images[k, top:]).all()  # the given half is kept
+
+
+@pytest.fixture(scope="module")
+def reverse():
+    """A reverse-order model that is *not* fitted: a poor proposal that importance weights must correct."""
+    torch.manual_seed(1)
+    return pixelcnn.build("simple", levels=2, channels=8, layers=2, first_kernel_size=3).eval()
+
+
+def test_rotation_turns_later_pixels_into_a_prefix(tiny, reverse):
+    _, images, _ = tiny
+    grid = images.view(-1, 1, 3, 3)
+    assert torch.equal(inf.rotate(inf.rotate(grid)), grid)
+    # The reverse model's distribution over upright images, q(x) = q_rev(rotate(x)), by enumeration:
+    q = inf.log_prob(reverse, inf.rotate(grid)).double().exp()
+    assert q.sum().item() == pytest.approx(1.0, abs=1e-5)
+    for k in (7, 200, 450):
+        after = (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1)
+        torch.testing.assert_close(inf.reverse_conditional(reverse, grid[k:k + 1], PIXEL)[0], exact(q, images, after),
+                                   atol=1e-5, rtol=0)
+
+
+def test_reverse_proposals_correct_a_poor_proposal(tiny, reverse):
+    model, images, p = tiny
+    k = 100
+    truth = exact(p, images, (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1))
+    x = images[k].view(1, 1, 3, 3)
+    out = inf.reverse_proposals(model, reverse, x, INDEX + 1, 4000, torch.Generator().manual_seed(0))
+    assert (out["samples"].view(4000, -1)[:, INDEX + 1:] == images[k, INDEX + 1:]).all()  # given pixels kept
+    weighted = inf.weighted_pixel_distribution(out["samples"], out["weights"], PIXEL, 2)
+    unweighted = inf.weighted_pixel_distribution(out["samples"], torch.full((4000,), 1 / 4000), PIXEL, 2)
+    assert inf.total_variation(weighted, truth) < 0.02
+    assert inf.total_variation(unweighted, truth) > 0.05  # the proposal alone is wrong ...
+    assert inf.total_variation(unweighted, inf.reverse_conditional(reverse, x, PIXEL)[0]) < 0.03  # ... as sampled
+    assert 1 <= out["ess"] <= 4000
+
+
+def test_gibbs_chain_targets_the_top_half_posterior(tiny):
+    model, images, p = tiny
+    k, top = 300, 3
+    same_bottom = (images[:, top:] == images[k, top:]).all(1)
+    chain = inf.gibbs(model, images[k].view(1, 1, 3, 3), list(range(top)), 1500, torch.Generator().manual_seed(0))
+    assert (chain.view(len(chain), -1)[:, top:] == images[k, top:]).all()
+    codes = (chain.view(len(chain), -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
+    freq = torch.bincount(codes, minlength=8).double() / len(chain)
+    truth = torch.zeros(8, dtype=torch.float64)
+    for code in range(8):
+        truth[code] = (p * same_bottom)[((images[:, :top] * torch.tensor([4, 2, 1])).sum(1) == code)].sum()
+    assert inf.total_variation(freq, truth / truth.sum()) < 0.05

@@ -8,6 +8,7 @@ whole pipeline can be exercised quickly from an empty cache.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -115,6 +116,20 @@ def q3_results(seed: int = 0) -> dict:
     return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed))
 
 
+Q3_REVERSE_BUDGET, Q3_REVERSE_SMOKE_BUDGET = {"proposals": 512}, {"proposals": 4}
+
+
+def q3_reverse_results(seed: int = 0) -> dict:
+    """(d) and (g) with the reverse-order model: its own answers, and as the proposal of importance
+    sampling for the forward model (cached; minutes on a CPU). Also the forward model's bits/dim of
+    every set of (g) completions, the SIR ones of ``q3_results`` included."""
+    images = Q3_IMAGES[:1] if profile() == "smoke" else Q3_IMAGES
+    budget = Q3_REVERSE_SMOKE_BUDGET if profile() == "smoke" else Q3_REVERSE_BUDGET
+    key = {"model": Q3_MODEL, "reverse": config("reverse").to_dict(), "pixel": list(MIDDLE),
+           "images": list(images), "budget": budget, "seed": seed}
+    return cached_tensors("estimate", key, lambda: _compute_q3_reverse(images, budget["proposals"], seed))
+
+
 CONVERGENCE_BUDGETS = (4, 16, 64, 256, 1024)
 
 
@@ -123,7 +138,8 @@ def q3_convergence(seed: int = 0) -> dict:
 
     The model is a randomly initialised simple PixelCNN on 3x3 binary images: its distribution is
     spread over many of the 512 images, so the estimators have real work to do. Conditioning
-    images are three of its own samples.
+    images are three of its own samples. Its reverse-order model is fitted to its exact
+    distribution (``reverse_kl_bits``: how far the fit stays from it).
     """
     from . import inference as inf
     from .models import build
@@ -134,11 +150,19 @@ def q3_convergence(seed: int = 0) -> dict:
 
     def compute() -> dict:
         torch.manual_seed(seed)
-        model = build(spec["arch"], **{k: v for k, v in spec.items() if k not in ("arch", "size")}).eval()
-        images = sample(model, 3, size=(spec["size"], spec["size"]), generator=torch.Generator().manual_seed(seed))
-        return {"images": images, **inf.convergence(model, images, list(budgets), repeats, seed)}
+        kwargs, size = {k: v for k, v in spec.items() if k not in ("arch", "size")}, spec["size"]
+        model = build(spec["arch"], **kwargs).eval()
+        images = sample(model, 3, size=(size, size), generator=torch.Generator().manual_seed(seed))
+        # Its reverse-order model: the same architecture fitted to its exact distribution, rotated.
+        everything = inf.all_images(spec["levels"], size, size)
+        log_p = inf.log_prob(model, everything).double()
+        reverse = inf.fit_to_distribution(build(spec["arch"], **kwargs), inf.rotate(everything), log_p.exp())
+        kl = (log_p.exp() * (log_p - inf.log_prob(reverse, inf.rotate(everything)).double())).sum()
+        return {"images": images, "reverse_kl_bits": kl / math.log(2),
+                **inf.convergence(model, reverse, images, list(budgets), repeats, seed)}
 
-    key = {"model": spec, "budgets": list(budgets), "repeats": repeats, "seed": seed}
+    methods = ["b", "d", "d_reverse_is", "g", "g_reverse_is", "g_gibbs", "d_reverse", "g_reverse"]
+    key = {"model": spec, "budgets": list(budgets), "repeats": repeats, "seed": seed, "methods": methods}
     return cached_tensors("estimate", key, compute)
 
 
@@ -197,6 +221,40 @@ def _compute_q3(images: tuple[int, ...], budget: dict, seed: int) -> dict:
     out["empirical_first"] = torch.bincount(test[:, 0, 0, 0].long(), minlength=256)
     out["empirical_middle"] = torch.bincount(test[:, 0, MIDDLE[0], MIDDLE[1]].long(), minlength=256)
     out["seconds"] = seconds
+    return out
+
+
+def _compute_q3_reverse(images: tuple[int, ...], proposals: int, seed: int) -> dict:
+    import time
+
+    from . import inference as inf
+    from .data import load_images
+    from .models import bits_per_dim
+
+    model, reverse, generator = load(Q3_MODEL), load("reverse"), torch.Generator().manual_seed(seed)
+    x = load_images("test")[list(images)].long()
+    n, half, m = q3_budget()["completions"], 14 * 28, inf.raster_index(MIDDLE)
+    out: dict = {"d_reverse": inf.reverse_conditional(reverse, x, MIDDLE)}
+    seconds = {"d_reverse": 0.0, "d_reverse_is": 0.0, "g_reverse_is": 0.0}
+    d, d_ess, g_reverse, g, g_ess = [], [], [], [], []
+    for k in range(len(x)):
+        clock = time.perf_counter()
+        r = inf.reverse_proposals(model, reverse, x[k:k + 1], m + 1, proposals, generator, progress=True)
+        d.append(inf.weighted_pixel_distribution(r["samples"], r["weights"], MIDDLE, model.levels))
+        d_ess.append(r["ess"])
+        seconds["d_reverse_is"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        r = inf.reverse_proposals(model, reverse, x[k:k + 1], half, proposals, generator, progress=True)
+        g_reverse.append(r["samples"][:n])  # the reverse model's own samples, unweighted
+        g.append(inf.resample(r["samples"], r["weights"], n, generator))
+        g_ess.append(r["ess"])
+        seconds["g_reverse_is"] += time.perf_counter() - clock
+    out.update(d_reverse_is=torch.stack(d), d_reverse_is_ess=torch.stack(d_ess), g_reverse=torch.cat(g_reverse),
+               g_reverse_is=torch.cat(g), g_reverse_is_ess=torch.stack(g_ess), seconds=seconds)
+    completions = {"original": x, "g": q3_results(seed)["g"], "g_reverse": out["g_reverse"],
+                   "g_reverse_is": out["g_reverse_is"]}
+    with torch.no_grad():
+        out["forward_bpd"] = {name: bits_per_dim(model, c).mean().item() for name, c in completions.items()}
     return out
 
 
