@@ -142,7 +142,8 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     """
     from . import experiments
 
-    q1, smoke = experiments.config("q1"), experiments.profile() == "smoke"
+    # Q1's architecture at the search's batch size (the final Q1 run differs in batch size and length only).
+    q1, smoke = experiments.config("q1-first"), experiments.profile() == "smoke"
     candidates = {name: experiments.config(name) for name in experiments.SEARCH}
     key = {"q1": q1.to_dict(), "candidates": {name: c.to_dict() for name, c in candidates.items()}}
     if recompute:

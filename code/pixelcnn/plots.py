@@ -146,17 +146,34 @@ def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, kn
     return ax
 
 
+CONVERGENCE_PANELS = {
+    "(b) marginal of the middle pixel": {"b": "Monte Carlo, prior prefixes"},
+    "(d) middle pixel given later ones": {"d": "IS, prior prefixes", "d_reverse_is": "IS, reverse-model proposals",
+                                          "d_reverse": "reverse model alone"},
+    "(g) top half given bottom half": {"g": "SIR, prior proposals", "g_reverse_is": "SIR, reverse-model proposals",
+                                       "g_gibbs": "Gibbs, n sweeps", "g_reverse": "reverse model alone"},
+}
+
+
 def convergence(result: dict):
-    """Error of each approximation against the exact answer as its sample budget grows (log-log)."""
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    labels = {"b": "(b) marginal, Monte Carlo", "d": "(d) given later pixels, importance sampling",
-              "g": "(g) top half given bottom, SIR"}
+    """Error of each approximation against the exact answer as its budget grows (log-log), per quantity.
+
+    Sampling methods are lines over the budget; a method without sampling (the reverse model's own
+    answer) is a dashed horizontal line.
+    """
     budgets = result["budgets"].numpy()
-    for (key, label), color in zip(labels.items(), PALETTE, strict=False):
-        ax.plot(budgets, result[key].numpy(), "o-", color=color, label=label)
-    reference = result["b"][0].item() * np.sqrt(budgets[0] / budgets)
-    ax.plot(budgets, reference, ":", color="grey", label=r"$\propto 1/\sqrt{n}$")
-    ax.set(xscale="log", yscale="log", xlabel="samples n", ylabel="total-variation error")
-    ax.legend(fontsize="small")
+    fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(12, 3.6), sharey=True)
+    for ax, (title, lines) in zip(axes, CONVERGENCE_PANELS.items(), strict=True):
+        for (key, label), color in zip(lines.items(), PALETTE, strict=False):
+            values = result[key].double().numpy()
+            if values.ndim == 0:
+                ax.axhline(max(float(values), 1e-6), ls="--", color=color, label=label)
+            else:
+                ax.plot(budgets, values, "o-", color=color, label=label)
+        first = result[next(iter(lines))][0].item()
+        ax.plot(budgets, first * np.sqrt(budgets[0] / budgets), ":", color="grey", label=r"$\propto 1/\sqrt{n}$")
+        ax.set(xscale="log", yscale="log", xlabel="samples (or sweeps) n", title=title)
+        ax.legend(fontsize="x-small", loc="lower left")
+    axes[0].set_ylabel("total-variation error")
     fig.tight_layout()
     return fig
