@@ -116,6 +116,29 @@ def q3_results(seed: int = 0) -> dict:
     return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed))
 
 
+HELDOUT = range(100, 164)  # test images for the held-out check of (c) and (e), none of them in Q3_IMAGES
+
+
+def q3_heldout() -> dict:
+    """The probability (c) and (e) give the true middle value of held-out test images, and the
+    test-set frequency of that value (cached; a minute on a CPU)."""
+    from . import inference as inf
+    from .data import load_images
+
+    images = list(HELDOUT)[:2] if profile() == "smoke" else list(HELDOUT)
+    key = {"model": Q3_MODEL, "pixel": list(MIDDLE), "images": images, "check": "true value"}
+
+    def compute() -> dict:
+        model, test = load(Q3_MODEL), load_images("test")
+        x, rows = test[images].long(), torch.arange(len(images))
+        true = x[:, 0, MIDDLE[0], MIDDLE[1]]
+        frequency = torch.bincount(test[:, 0, MIDDLE[0], MIDDLE[1]].long(), minlength=256).double() / len(test)
+        return {"true": true, "marginal": frequency[true], "c": inf.conditional(model, x, MIDDLE)[rows, true],
+                "e": inf.full_conditional(model, x, MIDDLE)[rows, true]}
+
+    return cached_tensors("estimate", key, compute)
+
+
 Q3_REVERSE_BUDGET, Q3_REVERSE_SMOKE_BUDGET = {"proposals": 512}, {"proposals": 4}
 
 
