@@ -164,7 +164,8 @@ def convergence(result: dict):
     budgets = result["budgets"].numpy()
     fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(12, 3.6), sharey=True)
     for ax, (title, lines) in zip(axes, CONVERGENCE_PANELS.items(), strict=True):
-        for (key, label), color in zip(lines.items(), PALETTE, strict=False):
+        for key, label in lines.items():  # one colour per kind of method across the panels
+            color = PALETTE[{"reverse_is": 1, "gibbs": 2, "reverse": 3}.get(key.partition("_")[2], 0)]
             values = result[key].double().numpy()
             if values.ndim == 0:
                 ax.axhline(max(float(values), 1e-6), ls="--", color=color, label=label)
