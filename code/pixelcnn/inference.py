@@ -239,15 +239,15 @@ def exact_pixel_distribution(model: PixelCNNBase, image: torch.Tensor, index: in
 
 
 def exact_top_half_posterior(model: PixelCNNBase, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """All top halves of a tiny image and their exact probabilities given its bottom half."""
+    """Every image with the tiny ``image``'s bottom half [K, 1, H, W], and the exact probability of
+    its top half given that bottom half [K]."""
     height, width = image.shape[-2:]
     half = (height // 2) * width
     images = all_images(model.levels, height, width)
     flat = images.view(len(images), -1)
     keep = (flat[:, half:] == image.reshape(-1)[half:]).all(1)
     candidates = images[keep]
-    p = torch.softmax(log_prob(model, candidates).double(), 0)
-    return candidates.view(len(candidates), -1)[:, :half], p
+    return candidates, torch.softmax(log_prob(model, candidates).double(), 0)
 
 
 def fit_to_distribution(model: PixelCNNBase, images: torch.Tensor, probs: torch.Tensor, steps: int = 500,
@@ -299,9 +299,8 @@ def convergence(model: PixelCNNBase, reverse_model: PixelCNNBase, images: torch.
     cases = []
     for image in images:
         image = image.unsqueeze(0)
-        tops, p = exact_top_half_posterior(model, image)
-        candidates = image.repeat(len(tops), 1, 1, 1)
-        candidates.view(len(tops), -1)[:, :half] = tops
+        candidates, p = exact_top_half_posterior(model, image)
+        tops = candidates.view(len(candidates), -1)[:, :half]
         q = pixel_log_probs(reverse_model, rotate(candidates))[:, size - half:].sum(1).double().exp()
         cases.append({"image": image, "d": exact_pixel_distribution(model, image, index, "after"),
                       "tops": tops, "p": p, "q": q})
