@@ -25,6 +25,7 @@ from .data import DATA_ID, sha256
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
 CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}
+_READ: set[str] = set()  # names of the entries looked up by this process (what a report read)
 
 
 class CacheError(RuntimeError):
@@ -81,7 +82,13 @@ def lookup(kind: str, config: dict, root: Path | None = None) -> Entry | None:
         if sha256(path) != expected:
             raise CacheError(f"cache entry {folder.name}: file {name} does not match its manifest hash "
                              f"(edited or truncated); {recompute}")
+    _READ.add(folder.name)
     return Entry(folder, manifest)
+
+
+def entries_read() -> list[str]:
+    """The names of the cache entries this process has read so far."""
+    return sorted(_READ)
 
 
 def require(kind: str, config: dict, command: str, root: Path | None = None) -> Entry:
@@ -180,18 +187,3 @@ def get_or_compute(kind: str, config: dict, produce: Callable[[Path], dict], com
     if not compute:
         return require(kind, config, command, root)
     return write(kind, config, produce, root)
-
-
-def provenance_table(root: Path | None = None):
-    """One row per cache entry: kind, key, main metric, wall time, hardware, commit."""
-    import pandas as pd
-
-    rows = []
-    for manifest_path in sorted(Path(root or cache_dir()).glob("*/manifest.json")):
-        m = json.loads(manifest_path.read_text())
-        metrics = m.get("metrics", {})
-        rows.append({"entry": manifest_path.parent.name, "kind": m["kind"], "test bits/dim": metrics.get("test_bpd"),
-                     "train minutes": (metrics.get("train_seconds") or 0) / 60,
-                     "wall minutes": m["wall_seconds"] / 60, "device": m["hardware"]["device"],
-                     "commit": (m.get("commit") or "none")[:10]})
-    return pd.DataFrame(rows)

@@ -18,11 +18,31 @@ def use_style() -> None:
                   rc={"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "bold", "image.cmap": "gray"})
 
 
-def table(frame: pd.DataFrame, floatfmt: str = ".3f"):
-    """A DataFrame as a Markdown table (native in every output format)."""
+def format_cell(value, floatfmt: str = ".3f") -> str:
+    """One table cell as text: integers as integers, floats with ``floatfmt``, missing values as "–"."""
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float | np.floating):
+        return format(value, floatfmt)
+    return str(value)
+
+
+def table(frame: pd.DataFrame, floatfmt: str = ".3f", formats: dict[str, str] | None = None):
+    """A DataFrame as a Markdown table (native in every output format), each column formatted on its
+    own: ``formats[column]`` or ``floatfmt`` for floats, integers as integers, missing values as "–";
+    numbers right-aligned."""
     from IPython.display import Markdown
 
-    return Markdown(frame.to_markdown(index=False, floatfmt=floatfmt))
+    formats = formats or {}
+    shown = pd.DataFrame({name: [format_cell(v, formats.get(name, floatfmt)) for v in column]
+                          for name, column in frame.items()})
+    align = ["right" if pd.api.types.is_numeric_dtype(c) and not pd.api.types.is_bool_dtype(c) else "left"
+             for _, c in frame.items()]
+    return Markdown(shown.to_markdown(index=False, disable_numparse=True, colalign=align))
 
 
 def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth: int = 25):
@@ -30,7 +50,7 @@ def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth
 
     ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim).
     """
-    ax = ax or plt.subplots(figsize=(7, 3.6))[1]
+    ax = ax or plt.subplots(figsize=(9, 3.6), layout="constrained")[1]
     for (label, (metrics, test_bpd)), color in zip(runs.items(), PALETTE, strict=False):
         train = metrics.dropna(subset=["train_bpd"])
         ax.plot(train["step"], train["train_bpd"], color=color, alpha=0.25, lw=0.8)
@@ -40,7 +60,7 @@ def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth
         ax.plot(val["step"], val["val_bpd"], "o--", color=color, ms=5, label=f"{label}: validation (per epoch)")
         ax.axhline(test_bpd, color=color, ls=":", lw=1.4, label=f"{label}: test {test_bpd:.3f}")
     ax.set(xlabel="training step", ylabel="NLL (bits/dim)")
-    ax.legend(fontsize="small", ncol=1, frameon=True)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
     return ax
 
 
@@ -91,7 +111,9 @@ def distribution(ax, probs: torch.Tensor, label: str, color, stderr: torch.Tenso
     ax.plot(values, np.maximum(p, 1e-12), style, color=color, lw=1.4, label=label, drawstyle="steps-mid")
     if stderr is not None:
         s = stderr.double().numpy()
-        ax.fill_between(values, np.maximum(p - 2 * s, 1e-12), p + 2 * s, color=color, alpha=0.25, step="mid")
+        lower = p - 2 * s  # where it is not positive the band has no lower edge on a log axis: not drawn there
+        ax.fill_between(values, np.where(lower > 0, lower, p), p + 2 * s, where=lower > 0, color=color, alpha=0.25,
+                        step="mid", interpolate=False)
     ax.set_yscale("log")
     ax.set_xlim(-2, len(probs) + 1)
     ax.set(xlabel="grey level", ylabel="probability")
@@ -117,7 +139,8 @@ def marginals(first: torch.Tensor, middle: torch.Tensor, middle_stderr: torch.Te
 def conditionals(images: torch.Tensor, curves: dict[str, torch.Tensor], pixel: tuple[int, int]):
     """Q3 (c)-(e): for each conditioning image, its distributions of the middle pixel, true value marked."""
     n = len(images)
-    fig, axes = plt.subplots(n, 2, figsize=(10, 2.3 * n), gridspec_kw={"width_ratios": [1, 5]}, squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(10, 2.3 * n + 0.5), gridspec_kw={"width_ratios": [1, 5]}, squeeze=False,
+                             layout="constrained")
     for k in range(n):
         axes[k, 0].imshow(images[k, 0], cmap="gray", vmin=0, vmax=255)
         axes[k, 0].add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
@@ -130,8 +153,7 @@ def conditionals(images: torch.Tensor, curves: dict[str, torch.Tensor], pixel: t
         if k < n - 1:
             ax.set_xlabel("")
     handles, labels = axes[0, 1].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / n))
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize="small", frameon=False)
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize="small", frameon=False)
     return fig
 
 
@@ -162,7 +184,7 @@ def convergence(result: dict):
     answer) is a dashed horizontal line.
     """
     budgets = result["budgets"].numpy()
-    fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(12, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(11, 5.2), sharey=True, layout="constrained")
     for ax, (title, lines) in zip(axes, CONVERGENCE_PANELS.items(), strict=True):
         for key, label in lines.items():  # one colour per kind of method across the panels
             color = PALETTE[{"reverse_is": 1, "gibbs": 2, "reverse": 3}.get(key.partition("_")[2], 0)]
@@ -173,8 +195,8 @@ def convergence(result: dict):
                 ax.plot(budgets, values, "o-", color=color, label=label)
         first = result[next(iter(lines))][0].item()
         ax.plot(budgets, first * np.sqrt(budgets[0] / budgets), ":", color="grey", label=r"$\propto 1/\sqrt{n}$")
-        ax.set(xscale="log", yscale="log", xlabel="samples (or sweeps) n", title=title)
-        ax.legend(fontsize="x-small", loc="lower left")
+        ax.set(xscale="log", yscale="log", xlabel="samples (or sweeps) n")
+        ax.set_title(title, fontsize="medium")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     axes[0].set_ylabel("total-variation error")
-    fig.tight_layout()
     return fig

@@ -1,183 +1,157 @@
-"""Building the report: Quarto when it is installed, otherwise an executed notebook of the same sources.
+"""Building the report: ``quarto render`` when a Quarto can be found, else a Quarto-free preview.
 
-Without Quarto, ``report.qmd`` and the chapters it includes become one Jupyter notebook (markdown
-cells and ``{python}`` chunks; inline `` `{python} expr` `` values are computed by the kernel),
-executed in a fresh kernel, then written as
-
-* ``_build/report.ipynb``: the executed notebook;
-* ``_build/report-preview.html``: a preview HTML, labelled as such;
-* ``_build/report-colab.ipynb``: the notebook for Colab, with a first cell that installs what Colab
-  lacks and writes the ``pixelcnn`` package from source bundled in the notebook.
+Quarto renders ``_site/report.html`` and ``_site/report.pdf`` (Typst); its post-render step
+(``_notebook.py``) writes the notebook to submit, ``_site/report.ipynb`` (see ``notebook``).
+Quarto is looked for on the PATH, then beside the repository (``../shared/tools/quarto``, set up on
+first use), then installed into the environment with ``pip install quarto-cli``. Without any, the
+same notebook is built and a preview HTML is made from it (``_site/report-preview.html``).
 """
 
 from __future__ import annotations
 
-import re
+import ast
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
-import yaml
 
 from .config import PACKAGE_DIR, project_root
 
-INCLUDE = re.compile(r"^\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.MULTILINE)
-CHUNK = re.compile(r"^```\{python\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
-INLINE = re.compile(r"`\{python\}\s+([^`]+)`")
-OPTION = re.compile(r"^#\|\s*([\w-]+):\s*(.*)$")
+SITE = "_site"
 
 
-def expand_includes(path: Path) -> str:
-    """The text of a .qmd file with its ``{{< include >}}`` shortcodes replaced, recursively."""
-    text = path.read_text()
-    return INCLUDE.sub(lambda m: expand_includes(path.parent / m.group(1)), text)
+class ReportError(RuntimeError):
+    """The report cannot be built; the message says why and what to do."""
 
 
-def split_front_matter(text: str) -> tuple[dict, str]:
-    if text.startswith("---\n"):
-        end = text.index("\n---", 4)
-        return yaml.safe_load(text[4:end]) or {}, text[end + 4:]
-    return {}, text
+def _bundled_quarto(root: Path) -> tuple[list[str], dict[str, str]] | None:
+    """A Quarto CLI kept beside the repository, set up (its tools installed) on first use."""
+    bundle = root.parent / "shared" / "tools" / "quarto"
+    if not (bundle / "bin" / "quarto").exists():
+        return None
+    env = {}
+    if not os.access(bundle, os.W_OK):  # its tools go to a writable folder of the user's
+        env["QUARTO_BUNDLE_TOOLS"] = os.environ.get("QUARTO_BUNDLE_TOOLS") or str(
+            Path.home() / ".cache" / "pixelcnn" / "quarto-tools")
+    tools = Path(env.get("QUARTO_BUNDLE_TOOLS") or bundle / "tools")
+    if not (tools / "pandoc").exists() and not any(tools.glob("*pandoc*")):
+        print("setting up the Quarto CLI found beside the repository (once, about a minute)", flush=True)
+        done = subprocess.run([str(bundle / "setup")], env={**os.environ, **env}, capture_output=True, text=True)
+        if done.returncode != 0:
+            return None
+    return [str(bundle / "bin" / "quarto")], env
 
 
-def chunk_options(code: str) -> dict[str, str]:
-    """The ``#| key: value`` options at the top of a chunk."""
-    options = {}
-    for line in code.splitlines():
-        match = OPTION.match(line)
-        if not match:
-            break
-        options[match.group(1)] = match.group(2).strip().strip('"')
-    return options
+def find_quarto(install: bool = True) -> tuple[list[str], dict[str, str]] | None:
+    """The command that runs Quarto and the environment it needs, or None with no Quarto to be had."""
+    if shutil.which("quarto"):
+        return ["quarto"], {}
+    bundled = _bundled_quarto(project_root())
+    if bundled:
+        return bundled
+    venv_quarto = Path(sys.executable).parent / "quarto"
+    if install and not venv_quarto.exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "quarto-cli"], capture_output=True)
+    if venv_quarto.exists() and subprocess.run([str(venv_quarto), "--version"], capture_output=True).returncode == 0:
+        return [str(venv_quarto)], {}
+    return None
 
 
-def to_notebook(qmd: Path) -> nbformat.NotebookNode:
-    """One notebook from a .qmd file and its includes: markdown cells and code cells."""
-    meta, body = split_front_matter(expand_includes(qmd))
-    cells = []
-    title = meta.get("title")
-    if title:
-        cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n{meta.get('subtitle', '')}".strip()))
-    position = 0
-    for match in CHUNK.finditer(body):
-        markdown = body[position:match.start()].strip()
-        if markdown:
-            cells.append(nbformat.v4.new_markdown_cell(markdown))
-        code = match.group(1).rstrip()
-        cell = nbformat.v4.new_code_cell(code)
-        options = chunk_options(code)
-        cell.metadata["quarto"] = options
-        if options.get("include") == "false":
-            cell.metadata["tags"] = ["remove_cell"]
-        elif options.get("echo") == "false":
-            cell.metadata["tags"] = ["remove_input"]
-        cells.append(cell)
-        position = match.end()
-    if body[position:].strip():
-        cells.append(nbformat.v4.new_markdown_cell(body[position:].strip()))
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return notebook
+def render(quarto: list[str], env: dict[str, str]) -> list[Path]:
+    """``quarto render`` of the project with this environment's Python: HTML, PDF and the notebook."""
+    root = project_root()
+    done = subprocess.run([*quarto, "render"], cwd=root, env={**os.environ, "QUARTO_PYTHON": sys.executable, **env})
+    if done.returncode != 0:
+        raise ReportError(f"quarto render failed (exit {done.returncode}); its messages are above")
+    return sorted((root / SITE).glob("report.*"))
 
 
-def execute(notebook: nbformat.NotebookNode, cwd: Path, timeout: int = 3600) -> nbformat.NotebookNode:
-    """Run every code cell in a fresh kernel and fill in the inline ``{python}`` values of markdown."""
-    from nbclient import NotebookClient
+def write_notebook(out: Path | None = None) -> Path:
+    """Execute the report and write the notebook to submit (``_site/report.ipynb``)."""
+    from .notebook import submission
 
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": cwd}})
-    with client.setup_kernel():
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)
-            elif INLINE.search(cell.source):
-                cell.source = INLINE.sub(lambda m: _evaluate(client, m.group(1)), cell.source)
-    return notebook
+    out = Path(out or project_root() / SITE)
+    out.mkdir(parents=True, exist_ok=True)
+    print("executing the report for the notebook to submit", flush=True)
+    nbformat.write(submission(), out / "report.ipynb")
+    return out / "report.ipynb"
 
 
-def _evaluate(client, expression: str) -> str:
-    scratch = nbformat.v4.new_code_cell(f"print({expression}, end='')")
-    client.execute_cell(scratch, 0, store_history=False)
-    texts = [o.get("text", "") for o in scratch.outputs if o.output_type == "stream"]
-    if not texts:
-        raise RuntimeError(f"inline expression {expression!r} gave no value: {scratch.outputs}")
-    return "".join(texts)
-
-
-def outputs_with_problems(notebook: nbformat.NotebookNode) -> list[str]:
-    """Errors, warnings and stderr text a reader would see in the executed notebook."""
-    problems = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                problems.append(f"error: {output.ename}: {output.evalue}")
-            elif output.output_type == "stream" and output.name == "stderr":
-                text = re.sub(r"[^\n]*(it/s|s/it)[^\n]*", "", output.text)  # progress bars are fine
-                if text.strip():
-                    problems.append(f"stderr: {text.strip()[:300]}")
-    return problems
-
-
-def bundled_package_cell() -> str:
-    """A notebook cell that installs Colab's missing packages and writes the package source."""
-    files = {p.relative_to(PACKAGE_DIR.parent).as_posix(): p.read_text() for p in sorted(PACKAGE_DIR.glob("*.py"))}
-    return ("# Set-up for Colab or any fresh runtime: packages, then the pixelcnn package written from source.\n"
-            "import os, subprocess, sys\n"
-            "pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'lightning', 'seaborn', 'tabulate'],\n"
-            "                     capture_output=True, text=True)\n"
-            "if pip.returncode != 0:\n"
-            "    raise RuntimeError(pip.stderr)\n"
-            f"FILES = {files!r}\n"
-            "for name, text in FILES.items():\n"
-            "    os.makedirs(os.path.join('pixelcnn_src', os.path.dirname(name)), exist_ok=True)\n"
-            "    with open(os.path.join('pixelcnn_src', name), 'w') as f:\n"
-            "        f.write(text)\n"
-            "sys.path.insert(0, os.path.abspath('pixelcnn_src'))\n"
-            "os.environ.setdefault('PIXELCNN_TRAIN', '1')  # no committed cache here: train what is missing\n")
-
-
-def preview_html(notebook: nbformat.NotebookNode, path: Path) -> None:
+def preview_html(notebook_path: Path, path: Path) -> None:
+    """A preview HTML of the executed notebook (hidden code and set-up cells left out)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
+    notebook = nbformat.read(notebook_path, as_version=4)
     banner = nbformat.v4.new_markdown_cell(
-        "> **Preview build.** Quarto was not available, so this HTML was built from the same sources with "
-        "Jupyter (nbclient + nbconvert). Cross-references and callouts appear in their plain form; "
-        "`quarto render` gives the finished document.")
-    shown = nbformat.from_dict(notebook)
-    shown.cells.insert(0, banner)
-    exporter = HTMLExporter(embed_images=True)
+        "> **Preview build.** Quarto was not available, so this page was made from the notebook of the report "
+        "(the same sources, executed with Jupyter); `quarto render` gives the finished HTML and PDF.")
+    notebook.cells.insert(1, banner)
+    exporter = HTMLExporter(embed_images=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove_cell"},
                                                          remove_input_tags={"remove_input"}), enabled=True)
-    html, _ = exporter.from_notebook_node(shown)
+    html, _ = exporter.from_notebook_node(notebook)
     path.write_text(html)
 
 
-def build(out: Path | None = None) -> list[Path]:
-    """Render with Quarto if it is installed; otherwise build the preview and Colab notebook."""
-    root = project_root()
-    if shutil.which("quarto"):
-        subprocess.run(["quarto", "render"], cwd=root, check=True)
-        return sorted((root / "_site").glob("report.*")) if (root / "_site").exists() else []
-    print("Quarto is not installed: building the Quarto-free preview (HTML) and the Colab notebook instead.")
-    out = Path(out or root / "_build")
-    out.mkdir(parents=True, exist_ok=True)
-    notebook = execute(to_notebook(root / "report.qmd"), cwd=root)
-    problems = outputs_with_problems(notebook)
-    if problems:
-        raise RuntimeError("the report shows errors or warnings:\n" + "\n".join(problems))
-    nbformat.write(notebook, out / "report.ipynb")
-    preview_html(notebook, out / "report-preview.html")
-    colab = nbformat.from_dict(notebook)
-    colab.cells.insert(0, nbformat.v4.new_code_cell(bundled_package_cell()))
-    nbformat.write(colab, out / "report-colab.ipynb")
-    return [out / "report.ipynb", out / "report-preview.html", out / "report-colab.ipynb"]
+def build() -> list[Path]:
+    """Render with Quarto if one can be found; otherwise the notebook to submit and a preview HTML."""
+    quarto = find_quarto()
+    if quarto:
+        return render(*quarto)
+    print("Quarto is not installed and could not be installed: building the notebook and a preview HTML instead.")
+    notebook = write_notebook()
+    preview = notebook.with_name("report-preview.html")
+    preview_html(notebook, preview)
+    return [notebook, preview]
+
+
+def provenance_table():
+    """One row per cache entry: what it is (the named run for training entries), its main metric, the
+    compute minutes (for training: summed over every resumed segment), device and commit."""
+    import json
+
+    import pandas as pd
+
+    from . import experiments
+    from .config import cache_dir
+
+    def key(config: dict) -> str:
+        return json.dumps(config, sort_keys=True)
+
+    names = {key(experiments.config(name).to_dict()): name for name in experiments.RUNS}
+    rows = []
+    for manifest_path in sorted(cache_dir().glob("*/manifest.json")):
+        m = json.loads(manifest_path.read_text())
+        metrics = m.get("metrics", {})
+        seconds = metrics.get("train_seconds") or m["wall_seconds"]
+        what = names.get(key(m["config"]), "") if m["kind"] == "train" else ""
+        rows.append({"entry": manifest_path.parent.name, "run": what or "–", "test bits/dim": metrics.get("test_bpd"),
+                     "minutes": seconds / 60, "device": m["hardware"]["device"],
+                     "commit": (m.get("commit") or "none")[:7]})
+    return pd.DataFrame(rows)
+
+
+def _docstring_summary(path: Path) -> str:
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def module_table():
+    """One row per module of the package: its name, length and what it is for."""
+    import pandas as pd
+
+    return pd.DataFrame([{"module": f"`{p.name}`", "lines": len(p.read_text().splitlines()), "what it holds":
+                          _docstring_summary(p)} for p in sorted(PACKAGE_DIR.glob("*.py"))])
 
 
 def source_listings():
-    """The package's source as Markdown code blocks (visible in every output format)."""
+    """The package's source as Markdown code blocks."""
     from IPython.display import Markdown
 
-    parts = [f"## `{p.name}`\n\n```python\n{p.read_text().rstrip()}\n```\n"
+    parts = [f"## `{p.name}` {{.unnumbered}}\n\n```python\n{p.read_text().rstrip()}\n```\n"
              for p in sorted(PACKAGE_DIR.glob("*.py"))]
     return Markdown("\n".join(parts))
