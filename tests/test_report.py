@@ -27,7 +27,7 @@ from pixelcnn.notebook import (
     to_notebook,
 )
 from pixelcnn.pretrained import PretrainedError, checkpoint_path
-from pixelcnn.report import find_quarto
+from pixelcnn.report import find_quarto, preview_html
 
 ROOT = project_root()
 REPORT = ROOT / "report.qmd"
@@ -163,6 +163,11 @@ def test_notebook_to_submit_runs_alone_in_an_empty_folder(tmp_path, monkeypatch,
     assert outputs_with_problems(executed) == []
     nbformat.write(executed, tmp_path / "executed.ipynb")
     check_submitted(tmp_path / "executed.ipynb")
+    preview_html(path, tmp_path / "preview.html")  # the page `make report` makes without Quarto
+    page = (tmp_path / "preview.html").read_text()
+    assert "<h1" in page and "Autoregressive image models" in page and "Preview build" in page
+    assert not any(markup in page for markup in ("@fig-", "{#sec-", ":::", "PAYLOAD"))
+    assert page.count("<img") >= page.count("<em>Figure ") > 0
 
 
 def test_report_problems_are_detected():

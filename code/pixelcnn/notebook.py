@@ -44,7 +44,6 @@ KINDS = {"fig": "Figure", "tbl": "Table", "sec": "Section"}
 FORMAT = "ipynb"
 # What a fresh runtime may lack, pinned to the versions of requirements.txt.
 SETUP_PACKAGES = ("lightning", "seaborn", "tabulate")
-RETRAIN_HOURS = 6  # every run of the report trained from scratch on a 2-core CPU (see the provenance table)
 
 
 def expand_includes(path: Path) -> str:
@@ -321,12 +320,22 @@ def payload(entries: list[str]) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def compute_hours(entries: list[str]) -> float:
+    """Hours it took to compute the named cache entries, from their manifests (training: every segment)."""
+    seconds = 0.0
+    for name in entries:
+        manifest = json.loads((cache_dir() / name / "manifest.json").read_text())
+        seconds += manifest["metrics"].get("train_seconds") or manifest["wall_seconds"]
+    return seconds / 3600
+
+
 def setup_cell(entries: list[str]) -> nbformat.NotebookNode:
     """The collapsed first code cell: pinned packages, the package source and the shipped results."""
+    hours = compute_hours(entries)
     source = f'''#@title Set-up: run first (packages, the pixelcnn package, the results) {{ display-mode: "form" }}
 #@markdown By default the report's results are unpacked from this notebook and nothing is trained:
 #@markdown "Run all" takes a few minutes on a CPU. Tick RETRAIN to recompute every model and estimate
-#@markdown instead (about {RETRAIN_HOURS} hours on a CPU, much less on a GPU); the text then follows the new results.
+#@markdown instead (they took {hours:.0f} hours on a small CPU, far less on a GPU); the text follows the new results.
 RETRAIN = False  #@param {{type:"boolean"}}
 import base64, importlib.util, io, os, subprocess, sys, tarfile
 

@@ -184,7 +184,7 @@ def convergence(result: dict):
     answer) is a dashed horizontal line.
     """
     budgets = result["budgets"].numpy()
-    fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(11, 5.2), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(8.5, 4.8), sharey=True, layout="constrained")
     for ax, (title, lines) in zip(axes, CONVERGENCE_PANELS.items(), strict=True):
         for key, label in lines.items():  # one colour per kind of method across the panels
             color = PALETTE[{"reverse_is": 1, "gibbs": 2, "reverse": 3}.get(key.partition("_")[2], 0)]
