@@ -9,6 +9,7 @@ interrupted write leaves no entry; reading verifies every hash.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -178,12 +179,27 @@ def remove(kind: str, config: dict, root: Path | None = None) -> None:
     shutil.rmtree(entry_folder(kind, config, root), ignore_errors=True)
 
 
-def get_or_compute(kind: str, config: dict, produce: Callable[[Path], dict], command: str, compute: bool,
-                   root: Path | None = None) -> Entry:
-    """The cached entry; when missing, compute it if ``compute`` else raise with ``command``."""
-    entry = lookup(kind, config, root)
+def get(kind: str, inputs: dict, compute: Callable[[Path], dict], command: str, *, allowed: bool = True,
+        root: Path | None = None) -> Entry:
+    """The one way to look up, else compute, a result.
+
+    The verified entry of (kind, inputs) if there is one. Otherwise, when ``allowed``, run
+    ``compute(tmp_folder) -> metrics`` and publish the entry; a lock makes a second process that
+    asks for the same entry meanwhile wait and then read it instead of computing it again. When not
+    ``allowed``, a CacheError names the missing entry and ``command``, the command that computes it.
+    """
+    entry = lookup(kind, inputs, root)
     if entry is not None:
         return entry
-    if not compute:
-        return require(kind, config, command, root)
-    return write(kind, config, produce, root)
+    if not allowed:
+        return require(kind, inputs, command, root)
+    root = Path(root or cache_dir())
+    folder = entry_folder(kind, inputs, root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until the entry exists
+    except OSError as error:
+        raise CacheError(f"cannot write to the cache folder {root}: {error}") from error
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return lookup(kind, inputs, root) or write(kind, inputs, compute, root)
