@@ -142,3 +142,14 @@ def test_tiny_check_returns_errors_per_image_and_budget():
     assert out.d_reverse.shape == out.acceptance_g.shape == out.agreement_d.shape == (2,)
     with pytest.raises(ValueError, match="budgets"):
         mcmc.tiny_check(budgets=(8,), size=(3, 4))
+
+
+def test_exact_posterior_enumerates_only_the_unknown_pixels(tiny):
+    model, _, everything, log_p, image = tiny
+    d, candidates, exact = exact_posteriors(everything, log_p, image)
+    found, p = mcmc.exact_posterior(model, image, HALF)
+    assert torch.equal(found, candidates) and found.shape == (2**HALF, 1, HEIGHT, WIDTH)
+    torch.testing.assert_close(p, exact, atol=1e-9, rtol=1e-5)
+    found, p = mcmc.exact_posterior(model, image, M + 1)
+    torch.testing.assert_close(torch.zeros(2, dtype=torch.float64).index_add_(0, found.view(len(p), -1)[:, M], p), d,
+                               atol=1e-9, rtol=1e-5)
