@@ -83,7 +83,11 @@ def test_a_sweep_costs_one_pass_per_unknown_pixel_and_known_pixels_never_change(
     assert chains.acceptance.shape == chains.log_p.shape == (3, 5)
     torch.testing.assert_close(chains.log_p[-1], inf.log_prob(model, chains.samples[-1]).double(), atol=1e-4, rtol=0)
     assert tracked.values.shape == (4, 5) and tracked.recycled.shape == (4, 5, 2)
-    assert tracked.full_conditionals.shape == (2, 5, 2)
+    assert tracked.full_conditionals.shape == (2, 5, 2) and tracked.every == 2
+    # The full conditionals follow sweeps 2 and 4 (indices 1, 3): a range of sweeps picks those inside it.
+    later = mcmc.pixel_estimates(tracked, start=2).rao_blackwell
+    torch.testing.assert_close(later, tracked.full_conditionals[1].mean(0))
+    assert mcmc.pixel_estimates(tracked, start=2, stop=3).rao_blackwell is None
 
 
 def test_top_half_chains_reach_the_exact_posterior_from_both_starts(tiny):

@@ -94,8 +94,8 @@ class Chains:
     pixel: int | None  # the tracked raster pixel
     values: torch.Tensor | None  # long [S, B]: its value after each sweep
     recycled: torch.Tensor | None  # float64 [S, B, levels]: E[its indicator after its update | current, proposed]
-    full_conditionals: torch.Tensor | None  # float64 [S // every, B, levels]: p(x_pixel | others) after every
-    # every-th sweep (rao_blackwell_every)
+    full_conditionals: torch.Tensor | None  # float64 [S // every, B, levels]: p(x_pixel | others) after sweeps
+    every: int  # every, 2 every, ... (``rao_blackwell_every``; 0: none)
 
 
 def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, sweeps: int,
@@ -149,7 +149,8 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, 
         return torch.stack(items) if items else None
 
     return Chains(torch.stack(samples) if samples else x.new_zeros(0, *x.shape), torch.stack(acceptance),
-                  torch.stack(log_p), passes, pixel, stack(values), stack(recycled), stack(conditionals))
+                  torch.stack(log_p), passes, pixel, stack(values), stack(recycled), stack(conditionals),
+                  rao_blackwell_every if conditionals else 0)
 
 
 # --- Estimates and diagnostics from the chains ------------------------------------------------------
@@ -172,8 +173,7 @@ def pixel_estimates(chains: Chains, start: int = 0, stop: int | None = None) -> 
     counting = F.one_hot(chains.values[start:stop].flatten(), levels).double().mean(0)
     rao_blackwell = None
     if chains.full_conditionals is not None:
-        every = len(chains.values) // len(chains.full_conditionals)
-        sweep = (torch.arange(len(chains.full_conditionals)) + 1) * every - 1  # the sweep each one follows
+        sweep = (torch.arange(len(chains.full_conditionals)) + 1) * chains.every - 1  # the sweep each one follows
         kept = chains.full_conditionals[(sweep >= start) & (sweep < stop)]
         rao_blackwell = kept.reshape(-1, levels).mean(0) if len(kept) else None
     return PixelEstimates(counting, chains.recycled[start:stop].reshape(-1, levels).mean(0), rao_blackwell)
