@@ -19,11 +19,13 @@ reverse-order model.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from . import inference as inf
 from .models import PixelCNNBase, build, check_images
@@ -98,15 +100,15 @@ class Chains:
     every: int  # every, 2 every, ... (``rao_blackwell_every``; 0: none)
 
 
-def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, sweeps: int,
+def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: Iterable[int], sweeps: int,
                             generator: torch.Generator, *, pixel: int | None = None, rao_blackwell_every: int = 0,
-                            thin: int = 1) -> Chains:
+                            thin: int = 1, progress: bool = False) -> Chains:
     """Run one chain per image [B, 1, H, W] over the sorted raster pixels ``unknown``; the others stay fixed.
 
     A sweep updates every unknown pixel once in raster order: ``len(unknown)`` passes of the batch.
     With ``pixel`` (one of ``unknown``) its value and two cheap estimates of its distribution are
     recorded per sweep, and with ``rao_blackwell_every = k`` its exact full conditional every k sweeps
-    (``levels`` more passes each).
+    (``levels`` more passes each). To continue a run, start again from its last samples (one extra pass).
     """
     check_images(images, model.levels)
     unknown = [int(j) for j in unknown]
@@ -124,6 +126,7 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, 
     x = images.clone(memory_format=torch.contiguous_format).long()
     log_cond, passes = log_conditionals(model, x), 1
     samples, acceptance, log_p, values, recycled, conditionals = [], [], [], [], [], []
+    bar = tqdm(total=sweeps * len(unknown), desc="MCMC updates", disable=not progress)
     for s in range(sweeps):
         accepted = torch.zeros(b, dtype=torch.float64)
         for j in unknown:
@@ -131,6 +134,7 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, 
             step = update(model, x, log_cond, j, generator)
             x, log_cond, passes = step.x, step.log_cond, passes + 1
             accepted += step.accepted
+            bar.update(1)
             if j == pixel:  # the next value is the proposal with probability alpha, else the current one
                 alpha = step.log_ratio.clamp(max=0).exp().unsqueeze(1)
                 recycled.append(alpha * F.one_hot(step.proposed, levels) + (1 - alpha) * F.one_hot(current, levels))
@@ -143,6 +147,7 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown, 
             if rao_blackwell_every and (s + 1) % rao_blackwell_every == 0:
                 conditionals.append(full_conditionals(model, x, pixel))
                 passes += levels
+    bar.close()
     model.train(was_training)
 
     def stack(items: list) -> torch.Tensor | None:
