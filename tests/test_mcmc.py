@@ -157,3 +157,15 @@ def test_exact_posterior_enumerates_only_the_unknown_pixels(tiny):
     found, p = mcmc.exact_posterior(model, image, M + 1)
     torch.testing.assert_close(torch.zeros(2, dtype=torch.float64).index_add_(0, found.view(len(p), -1)[:, M], p), d,
                                atol=1e-9, rtol=1e-5)
+
+
+def test_state_frequencies_count_each_candidate_prefix():
+    generator = torch.Generator().manual_seed(0)
+    candidates = inf.all_images(2, 2, 2)[torch.randperm(16, generator=generator)[:10]]  # some states, shuffled
+    samples = torch.randint(0, 2, (500, 1, 2, 2), generator=generator)
+    brute = torch.stack([(samples.view(500, -1) == c.view(-1)).all(1).double().mean() for c in candidates])
+    torch.testing.assert_close(mcmc.state_frequencies(samples, candidates, 4, 2), brute)
+    weights = torch.rand(500, generator=generator, dtype=torch.float64)
+    first_two = mcmc.state_frequencies(samples, candidates[:1], 2, 2, weights)  # only the first 2 pixels compared
+    torch.testing.assert_close(first_two, weights[(samples.view(500, -1)[:, :2] == candidates[0].view(-1)[:2]).all(1)]
+                               .sum().view(1))

@@ -229,14 +229,20 @@ def prior_starts(model: PixelCNNBase, image: torch.Tensor, known_from: int, n: i
 
 def state_frequencies(samples: torch.Tensor, candidates: torch.Tensor, positions: int, levels: int,
                       weights: torch.Tensor | None = None) -> torch.Tensor:
-    """How often (or with what total weight) each candidate's first ``positions`` raster pixels occur
-    among the samples [..., 1, H, W]: float64 [K] for candidates [K, 1, H, W]. Needs levels**positions < 2**62."""
+    """How often (or with what total weight) the samples [..., 1, H, W] take each distinct candidate's first
+    ``positions`` raster pixels: float64 [K] for candidates [K, 1, H, W]. Needs levels**positions < 2**62."""
     powers = levels ** torch.arange(positions - 1, -1, -1)
-    code = lambda x: (x.reshape(-1, x.shape[-1] * x.shape[-2])[:, :positions].long() * powers).sum(1)  # noqa: E731
-    drawn = code(samples)
+
+    def code(x: torch.Tensor) -> torch.Tensor:
+        return (x.reshape(-1, x.shape[-1] * x.shape[-2])[:, :positions].long() * powers).sum(1)
+
+    drawn, wanted = code(samples), code(candidates)
     weights = torch.full((len(drawn),), 1 / len(drawn), dtype=torch.float64) if weights is None else weights.double()
-    wanted = code(candidates)
-    return torch.stack([weights[drawn == c].sum() for c in wanted])
+    known, order = wanted.sort()
+    at = torch.searchsorted(known, drawn).clamp(max=len(known) - 1)
+    hit = known[at] == drawn
+    totals = torch.zeros(len(known), dtype=torch.float64).index_add_(0, at[hit], weights[hit])
+    return torch.empty_like(totals).index_copy_(0, order, totals)
 
 
 # --- Validation against enumeration on a tiny model --------------------------------------------------
