@@ -86,7 +86,7 @@ def expected(error: BaseException) -> bool:
     tb = error.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     return isinstance(error, ValueError) and tb is not None and tb.tb_frame.f_code.co_filename.startswith(here)
 
 
