@@ -1,17 +1,20 @@
 # Two commands do everything: `make report` and `make test`. Each sets itself up (venv, packages,
-# data) and is safe to run again.
+# data) and is safe to run again. `make test-slow` runs the long checks that `make test` leaves out.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint data venv train bench clean-runs
+.PHONY: report test test-slow lint data venv train bench clean-runs
 
 report: $(STAMP) data
 	$(PY) -m pixelcnn report
 
 test: $(STAMP) data lint
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP) data
+	$(PY) -m pytest -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check code tests
@@ -22,9 +25,10 @@ data: $(STAMP)
 venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $(STAMP)
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing requirements.txt into $(VENV): about 5.8 GB, a few minutes the first time"
+	$(PY) -m pip install --progress-bar on -r requirements.txt
+	@touch $(STAMP)
 
 # Recompute every cached result of the report (hours on a CPU, minutes on a GPU).
 train: $(STAMP) data

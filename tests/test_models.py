@@ -70,6 +70,16 @@ def test_output_shape_and_bits_per_dim(arch, levels, size):
     assert bpd.shape == (3,) and (bpd > 0).all()
 
 
+def test_bits_per_dim_is_differentiable_for_training_and_graph_free_under_no_grad():
+    model = pixelcnn.build("simple", channels=4, layers=1, levels=4)
+    x = torch.randint(0, 4, (2, 1, 3, 3))
+    loss = pixelcnn.bits_per_dim(model, x).mean()
+    loss.backward()  # the training loss
+    assert model.out.weight.grad is not None
+    with torch.no_grad():
+        assert not pixelcnn.bits_per_dim(model, x).requires_grad
+
+
 def test_bits_per_dim_of_uniform_model_is_eight():
     model = pixelcnn.build("simple", channels=4)
     torch.nn.init.zeros_(model.out.weight)

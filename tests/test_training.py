@@ -65,14 +65,34 @@ def test_missing_run_says_how_to_make_it():
         load_trained(TINY.replace(seed=7), experiments.command("q1"))
 
 
-def test_q1_test_score_recomputes_from_the_committed_weights(monkeypatch):
-    """The committed Q1 entry: its weights give exactly the test bits/dim its manifest records."""
+# Mean test bits/dim of the committed Q1 model on the first 500 MNIST test images, computed once with
+# this code: a change to the model code that alters what the committed weights compute is caught here.
+Q1_SUBSET, Q1_SUBSET_BPD = 500, 0.9483987426757813
+
+
+@pytest.fixture
+def committed_cache(monkeypatch):
     from pixelcnn.config import project_root
-    from pixelcnn.data import ensure_mnist, load_images
-    from pixelcnn.training import evaluate
+    from pixelcnn.data import ensure_mnist
 
     monkeypatch.setenv("PIXELCNN_CACHE", str(project_root() / "cache"))
     ensure_mnist()
+
+
+def test_q1_committed_weights_give_their_reference_score_on_a_fixed_test_subset(committed_cache):
+    from pixelcnn.data import load_images
+    from pixelcnn.training import evaluate
+
+    score = evaluate(experiments.load("q1"), load_images("test")[:Q1_SUBSET])
+    assert score == pytest.approx(Q1_SUBSET_BPD, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_q1_test_score_recomputes_from_the_committed_weights(committed_cache):
+    """The committed Q1 entry: its weights give exactly the test bits/dim its manifest records."""
+    from pixelcnn.data import load_images
+    from pixelcnn.training import evaluate
+
     entry = experiments.trained("q1")
-    recomputed = evaluate(experiments.load("q1"), load_images("test"))
+    recomputed = evaluate(experiments.load("q1"), load_images("test"), progress=True)
     assert recomputed == pytest.approx(entry.metrics["test_bpd"], abs=1e-4)

@@ -1,7 +1,32 @@
-"""PixelCNN on 8-bit MNIST: models, data, training, sampling and inference for the report."""
+"""PixelCNN on 8-bit MNIST: models, data, training, sampling and inference for the report.
 
-from .experiments import load
-from .models import bits_per_dim, build, count_parameters
-from .sampling import sample
+The public names are imported on first use, so that ``python -m pixelcnn --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .experiments import load
+    from .models import bits_per_dim, build, count_parameters
+    from .sampling import sample
 
 __all__ = ["bits_per_dim", "build", "count_parameters", "load", "sample"]
+_HOME = {"load": "experiments", "bits_per_dim": "models", "build": "models", "count_parameters": "models",
+         "sample": "sampling"}
+_MODULES = {"benchmark", "cache", "config", "data", "experiments", "inference", "layers", "models", "plots",
+            "pretrained", "report", "sampling", "training"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _MODULES)

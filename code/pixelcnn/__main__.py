@@ -1,35 +1,57 @@
-"""Command line of the pixelcnn package: data, training, evaluation, benchmarks and the report."""
+"""Command line of the pixelcnn package: data, training, evaluation, benchmarks and the report.
+
+An error is reported in one line that says what went wrong and what to do (exit status 1);
+``--debug`` or ``PIXELCNN_DEBUG=1`` shows the Python traceback instead. Heavy modules (torch,
+Lightning) are imported only when a command runs, so ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import sys
 
-from . import experiments
+PROG = "python -m pixelcnn"
+DEBUG_HELP = "show the Python traceback of an error (also PIXELCNN_DEBUG=1)"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pixelcnn", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; it imports nothing heavy."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train (or resume) named runs and cache their results")
-    train.add_argument("names", nargs="+", help=f"run names ({', '.join(experiments.RUNS)}) or 'all'")
-    sub.add_parser("data", help="fetch and verify MNIST")
-    bench = sub.add_parser("bench", help="measure training and sampling speed side by side; saved for the report")
+    train = sub.add_parser("train", parents=[common], help="train (or resume) named runs and cache their results")
+    train.add_argument("names", nargs="+", help="run names (q1, q2, reverse, ...: an unknown name lists them all) "
+                                                "or 'all'")
+    sub.add_parser("data", parents=[common], help="fetch and verify MNIST")
+    bench = sub.add_parser("bench", parents=[common],
+                           help="measure training and sampling speed side by side; saved for the report")
     bench.add_argument("--render", action="store_true", help="also time a warm-cache execution of the report")
-    sub.add_parser("report", help="render the report (Quarto if installed, else a preview and a Colab notebook)")
-    evaluate = sub.add_parser("evaluate", help="test bits/dim of a model on the full MNIST test set")
+    sub.add_parser("report", parents=[common],
+                   help="render the report (Quarto if installed, else a preview and a Colab notebook)")
+    evaluate = sub.add_parser("evaluate", parents=[common],
+                              help="validation and test bits/dim of a model on the full MNIST splits")
     evaluate.add_argument("name", help="'pretrained' or a run name")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def run(args: argparse.Namespace) -> None:
+    """Carry out the parsed command."""
     if args.command == "data":
         from .data import ensure_mnist
 
         print(f"MNIST verified in {ensure_mnist()}")
     elif args.command == "train":
-        from .training import train as train_run
+        import json
+
+        from . import experiments
 
         names = list(experiments.RUNS) if args.names == ["all"] else args.names
         configs = {name: experiments.config(name) for name in names}  # validate every name first
+        from .training import train as train_run
+
         for name, config in configs.items():
             entry = train_run(config)
             print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
@@ -43,6 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         for path in build():
             print(f"wrote {path}")
     elif args.command == "evaluate":
+        from . import experiments
+
+        if args.name != "pretrained":
+            experiments.config(args.name)  # an unknown name is refused before anything is loaded
         from .data import ensure_mnist, load_images
         from .training import evaluate as evaluate_model
 
@@ -51,6 +77,43 @@ def main(argv: list[str] | None = None) -> None:
         for split in ("val", "test"):
             bpd = evaluate_model(model, load_images(split), progress=True)
             print(f"{args.name} {split} bits/dim: {bpd:.4f}")
+
+
+def expected(error: BaseException) -> bool:
+    """True for the package's own errors (its error types, or a ValueError it raised about an input)."""
+    if type(error).__module__.startswith("pixelcnn"):
+        return True
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    return isinstance(error, ValueError) and tb is not None and tb.tb_frame.f_code.co_filename.startswith(here)
+
+
+def describe(error: BaseException) -> str:
+    """One line for an error: the package's own messages as they are, anything else with its type."""
+    message = " ".join(str(error).split())
+    return message if expected(error) and message else f"{type(error).__name__}: {message}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; errors exit with status 1 and a one-line message (argparse's own: 2)."""
+    args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("PIXELCNN_DEBUG") == "1"
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        if debug:
+            raise
+        print(f"{PROG}: error: {describe(error)}", file=sys.stderr)
+        if not expected(error):
+            print("(an unexpected error: rerun with --debug to see where it happened)", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Folders (override with environment variables):
 * ``PIXELCNN_DATA``: where MNIST lives (default ``data/`` in the repository).
 * ``PIXELCNN_CACHE``: the results cache (default ``cache/`` in the repository).
 * ``PIXELCNN_PRETRAINED``: the course's ``PixelCNN.ckpt``.
+
+``PIXELCNN_OFFLINE=1`` forbids downloads (MNIST, the checkpoint): what is missing is an error at once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def data_dir() -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("PIXELCNN_CACHE") or project_root() / "cache")
+
+
+def offline() -> bool:
+    """True when ``PIXELCNN_OFFLINE=1``: nothing is downloaded."""
+    return os.environ.get("PIXELCNN_OFFLINE") == "1"
 
 
 ADDED_LATER = {"reverse": False}  # field -> default; see Config.to_dict

