@@ -26,7 +26,6 @@ from pixelcnn.notebook import (
     submission,
     to_notebook,
 )
-from pixelcnn.pretrained import PretrainedError, checkpoint_path
 from pixelcnn.report import find_quarto, preview_html
 
 ROOT = project_root()
@@ -143,14 +142,10 @@ def run_alone(path: Path, folder: Path) -> nbformat.NotebookNode:
 
 
 @pytest.fixture
-def outside_env(monkeypatch):
+def outside_env(monkeypatch, course_checkpoint):
     """What a fresh runtime reaches: MNIST and the course checkpoint (downloaded there, provided here)."""
-    try:
-        checkpoint = checkpoint_path(download=False)
-    except PretrainedError:
-        pytest.skip("the course checkpoint PixelCNN.ckpt is not available: set PIXELCNN_PRETRAINED to its path")
     monkeypatch.setenv("PIXELCNN_DATA", str(ensure_mnist()))
-    monkeypatch.setenv("PIXELCNN_PRETRAINED", str(checkpoint))
+    monkeypatch.setenv("PIXELCNN_PRETRAINED", str(course_checkpoint))
     monkeypatch.delenv("PIXELCNN_TRAIN", raising=False)
 
 
