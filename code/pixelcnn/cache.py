@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import cache_dir, project_root
-from .data import DATA_ID, sha256
+from .config import cache_dir, project_root, sha256
+from .data import DATA_ID
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
 CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}

@@ -12,11 +12,10 @@ Folders (override with environment variables):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from .models import ARCHS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -38,6 +37,45 @@ def cache_dir() -> Path:
 def offline() -> bool:
     """True when ``PIXELCNN_OFFLINE=1``: nothing is downloaded."""
     return os.environ.get("PIXELCNN_OFFLINE") == "1"
+
+
+def sha256(path: Path) -> str:
+    """The sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# Each architecture's options: the keyword arguments of ``models.build``, with their defaults. The one
+# list of them: ``Config.model_kwargs`` takes these fields, ``check_model_options`` checks them.
+_SIMPLE = {"levels": 256, "channels": 64, "layers": 5, "kernel_size": 3, "first_kernel_size": 7, "residual": True,
+           "shifted": True}
+MODEL_OPTIONS = {"simple": _SIMPLE, "noncausal": _SIMPLE, "gated": {"levels": 256, "channels": 64}}
+ARCHS = tuple(MODEL_OPTIONS)
+
+
+def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
+    """Raise ValueError unless ``options`` are valid options of architecture ``arch``."""
+    if arch not in MODEL_OPTIONS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    unknown = sorted(set(options) - set(MODEL_OPTIONS[arch]))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; allowed: {sorted(MODEL_OPTIONS[arch])}")
+    values = {**MODEL_OPTIONS[arch], **options}
+    if not 2 <= values["levels"] <= 256 or values["channels"] < 1:
+        raise ValueError(f"need 2 <= levels <= 256 and channels >= 1; got levels={values['levels']}, "
+                         f"channels={values['channels']}")
+    if arch == "gated":
+        return
+    if values["layers"] < min_layers:
+        raise ValueError(f"need layers >= {min_layers}, got {values['layers']}")
+    for name in ("kernel_size", "first_kernel_size"):
+        if values[name] < 1 or values[name] % 2 == 0:
+            raise ValueError(f"{name} must be a positive odd number, got {values[name]}")
+    if values["first_kernel_size"] < 3:
+        raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {values['first_kernel_size']}")
 
 
 ADDED_LATER = {"reverse": False}  # field -> default; see Config.to_dict
@@ -68,23 +106,13 @@ class Config:
     reverse: bool = False  # train on images rotated by 180 degrees: the model generates bottom-right first
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
-        positive = ("levels", "channels", "image_size", "train_images", "eval_images", "batch_size", "max_steps")
-        for name in positive:
+        check_model_options(self.arch, {k: getattr(self, k) for k in MODEL_OPTIONS[self.arch]}
+                            if self.arch in MODEL_OPTIONS else {}, min_layers=1)
+        for name in ("image_size", "train_images", "eval_images", "batch_size", "max_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
-        if self.layers < 1:
-            raise ValueError(f"config field 'layers' must be >= 1, got {self.layers}")
-        for name in ("kernel_size", "first_kernel_size"):
-            k = getattr(self, name)
-            if k < 1 or k % 2 == 0:
-                raise ValueError(f"config field {name!r} must be a positive odd number, got {k}")
-        if self.first_kernel_size < 3:
-            raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {self.first_kernel_size}")
-        if not 2 <= self.levels <= 256 or self.lr <= 0 or self.image_size > 28:
-            raise ValueError(f"need 2 <= levels <= 256, lr > 0 and image_size <= 28; got levels={self.levels}, "
-                             f"lr={self.lr}, image_size={self.image_size}")
+        if self.lr <= 0 or self.image_size > 28:
+            raise ValueError(f"need lr > 0 and image_size <= 28; got lr={self.lr}, image_size={self.image_size}")
         if self.precision not in ("32-true", "bf16-mixed", "16-mixed"):
             raise ValueError(f"precision must be '32-true', 'bf16-mixed' or '16-mixed', got {self.precision!r}")
 
@@ -108,8 +136,4 @@ class Config:
 
     def model_kwargs(self) -> dict:
         """The keyword arguments of ``pixelcnn.build`` for this config."""
-        if self.arch == "gated":
-            return {"levels": self.levels, "channels": self.channels}
-        return {"levels": self.levels, "channels": self.channels, "layers": self.layers,
-                "kernel_size": self.kernel_size, "first_kernel_size": self.first_kernel_size,
-                "residual": self.residual, "shifted": self.shifted}
+        return {name: getattr(self, name) for name in MODEL_OPTIONS[self.arch]}

