@@ -33,7 +33,7 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
     ``start`` = the number of known leading pixels to complete them. Pixels from ``stop`` on (default:
     none) are left zero. Runs on ``device`` (default: the model's; the model is moved there); the
     random numbers come from ``generator`` on its own device, so samples do not depend on where they
-    are computed. Returns long [B, 1, H, W] on ``device``.
+    are computed. Returns long [B, 1, H, W] where ``images`` are (the CPU for unconditional samples).
     """
     if images is None:
         if n is None or n < 1:
@@ -50,7 +50,7 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
         raise ValueError(f"temperature must be > 0, got {temperature}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device)
-    x = images.to(device, torch.long, copy=True)
+    home, x = images.device, images.to(device, torch.long, copy=True)
     x.view(len(x), -1)[:, start:] = 0  # unknown pixels are zero until drawn (the non-causal model sees them)
     was_training = model.training
     model.eval()
@@ -67,7 +67,7 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
         (_fast if method == "fast" else _naive)(model, x, start, stop, draw)
     steps.close()
     model.train(was_training)
-    return x
+    return x.to(home)
 
 
 def _naive(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> None:
