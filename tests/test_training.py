@@ -40,6 +40,7 @@ def test_train_publishes_an_entry_with_curves_and_weights():
     assert metrics["train_bpd"].notna().sum() >= 1 and metrics["val_bpd"].notna().sum() >= 1
     m = entry.metrics
     assert m["train_images"] == 12 * 32 and 0 < m["test_bpd"] < 8.5 and m["images_per_second"] > 0
+    assert m["world_size"] == 1 and m["effective_batch_size"] == 32 and m["resumed_at_steps"] == []
     model = load_trained(TINY, "cmd")
     assert not model.training
     state = torch.load(entry.path("model.pt"), weights_only=True)
@@ -54,6 +55,7 @@ def test_resumed_training_continues_from_its_checkpoint():
     resumed, clock = fit(TINY, progress=False)
     assert resumed.trainer.global_step == 12
     assert clock.images == 12 * 32  # counted across both segments, nothing redone
+    assert clock.resumed_at == [6]
     steps = merged_metrics(run_folder(TINY)).dropna(subset=["train_bpd"])["step"]
     assert steps.is_unique
 

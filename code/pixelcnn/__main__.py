@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", parents=[common], help="train (or resume) named runs and cache their results")
     train.add_argument("names", nargs="+", help="run names (q1, q2, reverse, ...: an unknown name lists them all) "
                                                 "or 'all'")
+    # Lightning's Trainer options, passed through (data parallelism: batch_size is per device, the lr is not scaled)
+    train.add_argument("--accelerator", default="auto", help="'cpu', 'gpu', 'auto', ... (default: auto)")
+    train.add_argument("--devices", default="1", help="devices per node: a number, 'auto' or -1 for all (default: 1)")
+    train.add_argument("--num-nodes", type=int, default=1, help="number of nodes (default: 1)")
+    train.add_argument("--strategy", default="auto", help="'ddp', 'fsdp', 'auto', ... (default: auto)")
     sub.add_parser("data", parents=[common], help="fetch and verify MNIST")
     bench = sub.add_parser("bench", parents=[common],
                            help="measure training and sampling speed side by side; saved for the report")
@@ -50,11 +55,17 @@ def run(args: argparse.Namespace) -> None:
 
         names = list(experiments.RUNS) if args.names == ["all"] else args.names
         configs = {name: experiments.config(name) for name in names}  # validate every name first
+        if len(configs) > 1 and (args.devices != "1" or args.num_nodes > 1):
+            raise ValueError("train one run at a time on several devices or nodes")
+        devices = int(args.devices) if args.devices.lstrip("-").isdigit() else args.devices
+        options = {"accelerator": args.accelerator, "devices": devices, "num_nodes": args.num_nodes,
+                   "strategy": args.strategy}
         from .training import train as train_run
 
         for name, config in configs.items():
-            entry = train_run(config)
-            print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
+            entry = train_run(config, **options)
+            if entry is not None:  # None in the processes of ranks > 0
+                print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
     elif args.command == "bench":
         from .benchmark import run_and_cache, summary
 

@@ -81,30 +81,42 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
     return out
 
 
-def sampling_speed(config: Config, sizes: tuple[int, ...] = (16, 256), naive_steps: int = 28) -> dict[str, dict]:
-    """Seconds to sample n images: fast sampler, naive sampler, and one batched forward pass (the floor).
+def _timed(device: torch.device, f, *args, **kwargs) -> float:
+    """Seconds ``f(*args, **kwargs)`` takes, waiting for the device to finish."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    f(*args, **kwargs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
-    The naive sampler costs the same at every pixel, so it is timed on its first ``naive_steps``
-    pixels and scaled to all 784; the fast sampler is timed in full.
+
+def sampling_speed(config: Config, device: torch.device, sizes: tuple[int, ...] = (16, 256), naive_steps: int = 30,
+                   rounds: int = 3) -> dict[str, dict]:
+    """Seconds to sample n images of 28x28: fast sampler, naive sampler, and one batched forward pass (the
+    floor), interleaved over ``rounds`` (the median over rounds; naive: the total of its rounds).
+
+    The naive sampler costs the same at every pixel, so it is timed on ``naive_steps`` pixels (split
+    over the rounds) and scaled to all 784; the fast sampler is timed in full.
     """
-    model = build(config.arch, **config.model_kwargs()).eval()
-    pixels = 28 * 28
+    model = build(config.arch, **config.model_kwargs()).eval().to(device)
+    pixels, per_round = 28 * 28, max(1, naive_steps // rounds)
     results = {}
     for n in sizes:
-        images = torch.zeros(n, 1, 28, 28, dtype=torch.long)
-        start = time.perf_counter()
-        sample(model, n, generator=torch.Generator().manual_seed(0))
-        fast = time.perf_counter() - start
-        start = time.perf_counter()
-        sample(model, images=images, start=pixels - naive_steps, method="naive")
-        naive = (time.perf_counter() - start) * pixels / naive_steps
-        with torch.no_grad():
-            model(images)
-            start = time.perf_counter()
-            model(images)
-            floor = time.perf_counter() - start
-        results[str(n)] = {"fast_seconds": fast, "naive_seconds": naive, "one_pass_seconds": floor,
-                           "speedup_vs_naive": naive / fast, "fast_over_one_pass": fast / floor}
+        images = torch.zeros(n, 1, 28, 28, dtype=torch.long, device=device)
+        sample(model, images=images, start=pixels - 28)  # warm-up
+        fast, naive, floor = [], [], []
+        for _ in range(rounds):
+            fast.append(_timed(device, sample, model, n, generator=torch.Generator().manual_seed(0)))
+            naive.append(_timed(device, sample, model, images=images, start=pixels - per_round, method="naive"))
+            with torch.inference_mode():
+                floor.append(_timed(device, model, images))
+        fast_s = statistics.median(fast)
+        naive_s = sum(naive) * pixels / (per_round * rounds)
+        floor_s = statistics.median(floor)
+        results[str(n)] = {"fast_seconds": fast_s, "naive_seconds": naive_s, "one_pass_seconds": floor_s,
+                           "speedup_vs_naive": naive_s / fast_s, "fast_over_one_pass": fast_s / floor_s}
     return results
 
 
@@ -114,20 +126,22 @@ def run(candidates: dict[str, Config], q1: Config, smoke: bool = False) -> dict:
     ``candidates`` are the Q1 search configurations; the Q1 model with masked kernels and the
     course's gated model are added for the comparisons of the report.
     """
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # sampling's; training runs on the CPU
+    sampling_device = {"sampling_device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     configs = {**candidates, "q1": q1, "q1 (masked kernels)": q1.replace(shifted=False),
                "gated (course)": Config(arch="gated", channels=q1.channels)}
     if smoke:
         return {"training": training_throughput(configs, batch_size=4, steps=1, rounds=1),
-                "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(q1, (2,), 2),
-                "threads": torch.get_num_threads()}
+                "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(q1, device, (2,), 2, rounds=1),
+                "threads": torch.get_num_threads(), **sampling_device}
     return {"training": training_throughput(configs), "matmul_gflops": matmul_gflops(),
-            "sampling": sampling_speed(q1), "threads": torch.get_num_threads()}
+            "sampling": sampling_speed(q1, device), "threads": torch.get_num_threads(), **sampling_device}
 
 
 def render_seconds() -> float:
     """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
     from .config import project_root
-    from .report import execute, to_notebook
+    from .notebook import execute, to_notebook
 
     start = time.perf_counter()
     execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())
@@ -166,8 +180,9 @@ def summary(metrics: dict) -> str:
              f"shifted / masked kernels training speed: {shifted / masked:.2f}x",
              "useful GFLOP/s: " + ", ".join(f"{k} {v['useful_gflops']:.1f}" for k, v in metrics["training"].items())
              + "; large matmul: " + ", ".join(f"{k} {v:.0f}" for k, v in metrics["matmul_gflops"].items())]
+    lines.append(f"sampling on {metrics.get('sampling_device', 'cpu')} ({metrics['threads']} CPU threads):")
     for n, v in metrics["sampling"].items():
-        lines.append(f"sampling {n} images: fast {v['fast_seconds']:.2f}s, naive {v['naive_seconds']:.1f}s "
+        lines.append(f"  {n} images: fast {v['fast_seconds']:.2f}s, naive {v['naive_seconds']:.1f}s "
                      f"({v['speedup_vs_naive']:.0f}x faster), one pass {v['one_pass_seconds']:.3f}s "
                      f"(fast is {v['fast_over_one_pass']:.0f}x the floor)")
     if "report_render_seconds" in metrics:

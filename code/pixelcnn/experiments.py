@@ -75,6 +75,11 @@ def trained(name: str) -> cache.Entry:
     return entry or cache.require("train", run.to_dict(), command(name))
 
 
+def default_device() -> torch.device:
+    """Where sampling, evaluation and the Q3 computations run: a GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def cached_tensors(kind: str, key: dict, compute: Callable[[], dict]) -> dict:
     """A dict of tensors (and plain numbers) computed by ``compute()``, cached under (kind, key)."""
 
@@ -86,14 +91,15 @@ def cached_tensors(kind: str, key: dict, compute: Callable[[], dict]) -> dict:
     return torch.load(entry.path("tensors.pt"), weights_only=True)
 
 
-def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
-    """``n`` unconditional samples of a named model (fast exact sampler), cached."""
+def samples(name: str, n: int = 64, seed: int = 0, device: torch.device | None = None) -> torch.Tensor:
+    """``n`` unconditional samples of a named model (fast exact sampler, on ``device``), cached."""
     from .sampling import sample
 
     key = {"model": name if name == "pretrained" else config(name).to_dict(), "n": n, "seed": seed}
 
     def compute() -> dict:
-        return {"samples": sample(load(name), n, generator=torch.Generator().manual_seed(seed), progress=True)}
+        return {"samples": sample(load(name), n, generator=torch.Generator().manual_seed(seed), progress=True,
+                                  device=device or default_device())}
 
     return cached_tensors("samples", key, compute)["samples"]
 
@@ -109,11 +115,11 @@ def q3_budget() -> dict[str, int]:
     return Q3_SMOKE_BUDGET if profile() == "smoke" else Q3_BUDGET
 
 
-def q3_results(seed: int = 0) -> dict:
-    """Every Q3 quantity for the conditioning test images (cached; minutes on a CPU to compute)."""
+def q3_results(seed: int = 0, device: torch.device | None = None) -> dict:
+    """Every Q3 quantity for the conditioning test images (cached; minutes on a CPU to compute, on ``device``)."""
     budget, images = q3_budget(), Q3_IMAGES[:1] if profile() == "smoke" else Q3_IMAGES
     key = {"model": Q3_MODEL, "pixel": list(MIDDLE), "images": list(images), "budget": budget, "seed": seed}
-    return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed))
+    return cached_tensors("estimate", key, lambda: _compute_q3(images, budget, seed, device or default_device()))
 
 
 HELDOUT = range(100, 164)  # test images for the held-out check of (c) and (e), none of them in Q3_IMAGES
@@ -129,7 +135,7 @@ def q3_heldout() -> dict:
     key = {"model": Q3_MODEL, "pixel": list(MIDDLE), "images": images, "check": "true value"}
 
     def compute() -> dict:
-        model, test = load(Q3_MODEL), load_images("test")
+        model, test = load(Q3_MODEL).to(default_device()), load_images("test")
         x, rows = test[images].long(), torch.arange(len(images))
         true = x[:, 0, MIDDLE[0], MIDDLE[1]]
         frequency = torch.bincount(test[:, 0, MIDDLE[0], MIDDLE[1]].long(), minlength=256).double() / len(test)
@@ -142,7 +148,7 @@ def q3_heldout() -> dict:
 Q3_REVERSE_BUDGET, Q3_REVERSE_SMOKE_BUDGET = {"proposals": 512}, {"proposals": 4}
 
 
-def q3_reverse_results(seed: int = 0) -> dict:
+def q3_reverse_results(seed: int = 0, device: torch.device | None = None) -> dict:
     """(d) and (g) with the reverse-order model: its own answers, and as the proposal of importance
     sampling for the forward model (cached; minutes on a CPU). Also the forward model's bits/dim of
     every set of (g) completions, the SIR ones of ``q3_results`` included."""
@@ -150,7 +156,8 @@ def q3_reverse_results(seed: int = 0) -> dict:
     budget = Q3_REVERSE_SMOKE_BUDGET if profile() == "smoke" else Q3_REVERSE_BUDGET
     key = {"model": Q3_MODEL, "reverse": config("reverse").to_dict(), "pixel": list(MIDDLE),
            "images": list(images), "budget": budget, "seed": seed}
-    return cached_tensors("estimate", key, lambda: _compute_q3_reverse(images, budget["proposals"], seed))
+    return cached_tensors("estimate", key,
+                          lambda: _compute_q3_reverse(images, budget["proposals"], seed, device or default_device()))
 
 
 CONVERGENCE_BUDGETS = (4, 16, 64, 256, 1024)
@@ -198,21 +205,22 @@ def evaluation(name: str) -> dict[str, float]:
 
     def produce(folder) -> dict:
         model = load(name)
-        return {f"{split}_bpd": evaluate(model, load_images(split)[:n], progress=True) for split in ("val", "test")}
+        return {f"{split}_bpd": evaluate(model, load_images(split)[:n], progress=True, device=default_device())
+                for split in ("val", "test")}
 
     key = {"model": name if name == "pretrained" else config(name).to_dict(), "images": n}
     entry = cache.lookup("evaluate", key) or cache.write("evaluate", key, produce)
     return entry.metrics
 
 
-def _compute_q3(images: tuple[int, ...], budget: dict, seed: int) -> dict:
+def _compute_q3(images: tuple[int, ...], budget: dict, seed: int, device: torch.device) -> dict:
     import time
 
     from . import inference as inf
     from .data import load_images
     from .sampling import sample
 
-    model, generator = load(Q3_MODEL), torch.Generator().manual_seed(seed)
+    model, generator = load(Q3_MODEL).to(device), torch.Generator().manual_seed(seed)
     test = load_images("test")
     x = test[list(images)].long()
     half, n = 14 * 28, budget["completions"]
@@ -247,14 +255,15 @@ def _compute_q3(images: tuple[int, ...], budget: dict, seed: int) -> dict:
     return out
 
 
-def _compute_q3_reverse(images: tuple[int, ...], proposals: int, seed: int) -> dict:
+def _compute_q3_reverse(images: tuple[int, ...], proposals: int, seed: int, device: torch.device) -> dict:
     import time
 
     from . import inference as inf
     from .data import load_images
     from .models import bits_per_dim
 
-    model, reverse, generator = load(Q3_MODEL), load("reverse"), torch.Generator().manual_seed(seed)
+    model, reverse = load(Q3_MODEL).to(device), load("reverse").to(device)
+    generator = torch.Generator().manual_seed(seed)
     x = load_images("test")[list(images)].long()
     n, half, m = q3_budget()["completions"], 14 * 28, inf.raster_index(MIDDLE)
     out: dict = {"d_reverse": inf.reverse_conditional(reverse, x, MIDDLE)}
@@ -277,7 +286,7 @@ def _compute_q3_reverse(images: tuple[int, ...], proposals: int, seed: int) -> d
     completions = {"original": x, "g": q3_results(seed)["g"], "g_reverse": out["g_reverse"],
                    "g_reverse_is": out["g_reverse_is"]}
     with torch.no_grad():
-        out["forward_bpd"] = {name: bits_per_dim(model, c).mean().item() for name, c in completions.items()}
+        out["forward_bpd"] = {name: bits_per_dim(model, c.to(device)).mean().item() for name, c in completions.items()}
     return out
 
 

@@ -10,11 +10,19 @@ import torch.nn.functional as F
 from .models import PixelCNNBase, check_images
 
 
+def device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+# Model passes run on the model's device; their inputs and results stay where the caller's images are.
+
+
 def pixel_log_probs(model: PixelCNNBase, x: torch.Tensor) -> torch.Tensor:
     """log p(x_i | x_<i) in nats for every pixel of each image, in raster order: [B, H*W]."""
+    xd = x.to(device_of(model))
     with torch.no_grad():
-        logits = model(x).float()
-    return -F.cross_entropy(logits, x.long(), reduction="none").flatten(1)
+        logits = model(xd).float()
+    return -F.cross_entropy(logits, xd.long(), reduction="none").flatten(1).to(x.device)
 
 
 def log_prob(model: PixelCNNBase, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +72,7 @@ def total_probability(model: PixelCNNBase, height: int, width: int, batch_size: 
 def conditional(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int]) -> torch.Tensor:
     """p(x_pixel | the pixels before it) for each image: [B, levels]. Exact, one pass."""
     with torch.no_grad():
-        return torch.softmax(model(x)[:, :, 0, pixel[0], pixel[1]].double(), dim=1)
+        return torch.softmax(model(x.to(device_of(model)))[:, :, 0, pixel[0], pixel[1]].double(), dim=1).to(x.device)
 
 
 def full_conditional(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int]) -> torch.Tensor:

@@ -61,6 +61,11 @@ class MaskedConv(nn.Module):
         c = self.conv
         return F.conv2d(x, c.weight * self.mask, c.bias, padding=c.padding, dilation=c.dilation)
 
+    def kept_weight(self) -> torch.Tensor:
+        """The kernel's unmasked part (its top-left block): the weight of the equivalent ``ShiftedConv``."""
+        mask = self.mask[0, 0]
+        return (self.conv.weight * self.mask)[..., : int(mask.any(1).sum()), : int(mask.any(0).sum())]
+
 
 class ShiftedConv(nn.Module):
     """The same function as ``MaskedConv`` with only the unmasked part of the kernel."""
@@ -87,6 +92,10 @@ class ShiftedConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         return self.conv(x)[..., :h, :w]
+
+    def kept_weight(self) -> torch.Tensor:
+        """The kernel (only its unmasked part is stored)."""
+        return self.conv.weight
 
     @torch.no_grad()
     def copy_from_masked(self, masked: MaskedConv) -> None:

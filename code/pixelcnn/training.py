@@ -3,6 +3,13 @@
 ``train(config)`` trains (resuming from the run's last checkpoint if one exists), evaluates the
 final weights in fp32 on the validation and test sets, and publishes a cache entry with the
 weights (no optimizer state), the metrics CSV and the manifest.
+
+Several devices or nodes: ``train(config, devices=4, num_nodes=2, strategy="ddp")`` hands these to
+Lightning's Trainer (data parallelism). ``config.batch_size`` is per device, so each optimizer step
+sees ``batch_size * world_size`` images; the learning rate and schedule are not rescaled, and
+``max_steps`` counts optimizer steps. Only the global rank 0 process publishes the entry; the
+manifest records the world size and the effective batch size. The entry's key is the config
+alone, so a result trained on N devices is found and loaded like any other.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import math
+import os
 import shutil
 import time
 import warnings
@@ -84,7 +92,7 @@ class PixelCNNModule(L.LightningModule):
     def _evaluate(self, batch: list[torch.Tensor], name: str) -> None:
         with torch.autocast(self.device.type, enabled=False):  # evaluate in fp32
             bpd = bits_per_dim(self.model, batch[0].long()).mean()
-        self.log(name, bpd, on_epoch=True, prog_bar=True, batch_size=len(batch[0]))
+        self.log(name, bpd, on_epoch=True, prog_bar=True, batch_size=len(batch[0]), sync_dist=True)
 
     def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val_bpd")
@@ -108,23 +116,28 @@ class PixelCNNModule(L.LightningModule):
 
 
 class TrainClock(Callback):
-    """Training seconds and images, summed over resumed segments (saved in the checkpoints)."""
+    """Training seconds and images (over all devices), summed over resumed segments, and the steps the
+    run was resumed at (all saved in the checkpoints)."""
 
     def __init__(self) -> None:
-        self.seconds, self.images, self._start = 0.0, 0, 0.0
+        self.seconds, self.images, self.resumed_at, self._start = 0.0, 0, [], 0.0
+
+    def on_train_start(self, trainer, module) -> None:
+        if trainer.global_step > 0:
+            self.resumed_at.append(trainer.global_step)
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         self.seconds += time.perf_counter() - self._start
-        self.images += len(batch[0])
+        self.images += len(batch[0]) * trainer.world_size
 
     def state_dict(self) -> dict:
-        return {"seconds": self.seconds, "images": self.images}
+        return {"seconds": self.seconds, "images": self.images, "resumed_at": self.resumed_at}
 
     def load_state_dict(self, state: dict) -> None:
-        self.seconds, self.images = state["seconds"], state["images"]
+        self.seconds, self.images, self.resumed_at = state["seconds"], state["images"], state.get("resumed_at", [])
 
 
 def run_folder(config: Config) -> Path:
@@ -143,11 +156,12 @@ def merged_metrics(folder: Path) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["step"])
 
 
-def fit(config: Config, progress: bool = True,
-        stop_after_steps: int | None = None) -> tuple[PixelCNNModule, TrainClock]:
+def fit(config: Config, progress: bool = True, stop_after_steps: int | None = None,
+        **trainer_options) -> tuple[PixelCNNModule, TrainClock]:
     """Train (or resume) the run of ``config``; returns the module (latest weights) and its clock.
 
     ``stop_after_steps`` ends this call early (the run stays resumable): used to test resuming.
+    ``trainer_options`` (``accelerator``, ``devices``, ``num_nodes``, ``strategy``) go to the Trainer.
     """
     folder = run_folder(config)
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
@@ -163,8 +177,7 @@ def fit(config: Config, progress: bool = True,
         max_steps=min(config.max_steps, stop_after_steps or config.max_steps), precision=config.precision,
         logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints], enable_progress_bar=progress,
         enable_model_summary=False, log_every_n_steps=max(1, min(10, config.max_steps // 8)),
-        num_sanity_val_steps=0, deterministic=True,
-        accelerator="auto", devices=1,
+        num_sanity_val_steps=0, deterministic=True, **{"accelerator": "auto", "devices": 1, **trainer_options},
     )
     last = folder / "checkpoints" / "last.ckpt"
     if last.exists():
@@ -181,23 +194,41 @@ def fit(config: Config, progress: bool = True,
     return module, clock
 
 
-def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500, progress: bool = False) -> float:
-    """Mean bits/dim of ``model`` over uint8/long ``images`` [N, 1, H, W], in fp32."""
+def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500, progress: bool = False,
+             device: torch.device | str | None = None) -> float:
+    """Mean bits/dim of ``model`` over uint8/long ``images`` [N, 1, H, W], in fp32, on ``device`` (default: the
+    model's; the model is moved there)."""
     from tqdm import tqdm
 
-    model.eval()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device).eval()
     total = 0.0
     with torch.no_grad():
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="evaluate"):
-            total += bits_per_dim(model, images[start:start + batch_size].long()).sum().item()
+            total += bits_per_dim(model, images[start:start + batch_size].to(device).long()).sum().item()
     return total / len(images)
 
 
-def train(config: Config, progress: bool = True) -> cache.Entry:
-    """The cache entry of ``config``'s trained model, training or resuming it if it is missing."""
+def train(config: Config, progress: bool = True, **trainer_options) -> cache.Entry | None:
+    """The cache entry of ``config``'s trained model, training or resuming it if it is missing.
+
+    ``trainer_options`` (``accelerator``, ``devices``, ``num_nodes``, ``strategy``) go to Lightning's
+    Trainer. With several processes, only the global rank 0 publishes the entry; the others train
+    alongside it and return None.
+    """
+    from lightning.pytorch.utilities import rank_zero_only
+
+
+    entry = cache.lookup("train", config.to_dict())
+    if entry is not None:
+        return entry
+    if rank_zero_only.rank != 0 or os.environ.get("NODE_RANK", "0") != "0":
+        fit(config, progress, **trainer_options)  # started by Lightning, torchrun or SLURM: trains alongside rank 0
+        return None
 
     def produce(out: Path) -> dict:
-        module, clock = fit(config, progress)
+        module, clock = fit(config, progress, **trainer_options)
+        trainer = module.trainer
         model = module.model.float().eval().to(memory_format=torch.contiguous_format)
         torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, out / "model.pt")
         metrics = merged_metrics(run_folder(config))
@@ -211,11 +242,12 @@ def train(config: Config, progress: bool = True) -> cache.Entry:
             "images_per_second": round(clock.images / max(clock.seconds, 1e-9), 1),
             "parameters": count_parameters(model),
             "steps": config.max_steps,
+            "resumed_at_steps": clock.resumed_at,
+            "accelerator": type(trainer.accelerator).__name__, "strategy": type(trainer.strategy).__name__,
+            "num_nodes": trainer.num_nodes, "devices_per_node": trainer.num_devices,
+            "world_size": trainer.world_size, "effective_batch_size": config.batch_size * trainer.world_size,
         }
 
-    entry = cache.lookup("train", config.to_dict())
-    if entry is not None:
-        return entry
     folder = run_folder(config)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f"{folder.name}.lock", "w") as lock:
