@@ -17,12 +17,12 @@ from pixelcnn import cache
 
 # The command line with one extra tiny run; Lightning's launcher re-runs this script for rank 1.
 SCRIPT = textwrap.dedent("""
-    from pixelcnn import experiments
+    from pixelcnn import runs
     from pixelcnn.__main__ import main
     from pixelcnn.config import Config
 
-    experiments.RUNS["ddp-test"] = Config(channels=8, layers=2, train_images=512, eval_images=64, batch_size=16,
-                                          max_steps=40, warmup_steps=2, precision="32-true")
+    runs.RUNS["ddp-test"] = Config(channels=8, layers=2, train_images=512, eval_images=64, batch_size=16,
+                                   max_steps=40, warmup_steps=2, precision="32-true")
     main()
 """)
 

@@ -8,14 +8,14 @@ import torch
 import pixelcnn
 from pixelcnn import inference as inf
 
-PIXEL, INDEX = (1, 1), 4  # the middle pixel of a 3x3 image and its raster index
+INDEX = 4  # the raster index of the middle pixel of a 3x3 image
 
 
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
     model = pixelcnn.build("simple", levels=2, channels=8, layers=2, first_kernel_size=3).eval()
-    images = inf.all_images(2, 3, 3)
+    images = inf.all_images(2, (3, 3))
     p = inf.log_prob(model, images).double().exp()
     return model, images.view(len(images), -1), p
 
@@ -29,11 +29,11 @@ def exact(p, images, keep):
 def test_causal_probabilities_sum_to_one_and_noncausal_do_not(tiny):
     model, _, p = tiny
     assert p.sum().item() == pytest.approx(1.0, abs=1e-5)
-    assert inf.total_probability(model, 3, 3) == pytest.approx(1.0, abs=1e-5)
+    assert inf.total_probability(model, (3, 3)) == pytest.approx(1.0, abs=1e-5)
     noncausal = pixelcnn.build("noncausal", levels=2, channels=8, layers=2, first_kernel_size=3)
     with torch.no_grad():
         noncausal.horizontal_in.conv.weight.mul_(20)  # lean on its own pixel, as training makes it do
-    assert abs(inf.total_probability(noncausal, 3, 3) - 1) > 1e-3
+    assert abs(inf.total_probability(noncausal, (3, 3)) - 1) > 1e-3
 
 
 def test_exact_conditionals_match_enumeration(tiny):
@@ -42,11 +42,11 @@ def test_exact_conditionals_match_enumeration(tiny):
         x = images[k].view(1, 1, 3, 3)
         before = (images[:, :INDEX] == images[k, :INDEX]).all(1)
         others = (images[:, [j for j in range(9) if j != INDEX]] == images[k, [j for j in range(9) if j != INDEX]])
-        torch.testing.assert_close(inf.conditional(model, x, PIXEL)[0], exact(p, images, before), atol=1e-5, rtol=0)
-        torch.testing.assert_close(inf.full_conditional(model, x, PIXEL)[0], exact(p, images, others.all(1)),
+        torch.testing.assert_close(inf.conditional(model, x, INDEX)[0], exact(p, images, before), atol=1e-5, rtol=0)
+        torch.testing.assert_close(inf.full_conditional(model, x, INDEX)[0], exact(p, images, others.all(1)),
                                    atol=1e-5, rtol=0)
     first = torch.stack([p[images[:, 0] == v].sum() for v in range(2)])
-    torch.testing.assert_close(inf.conditional(model, images[:1].view(1, 1, 3, 3), (0, 0))[0], first, atol=1e-5,
+    torch.testing.assert_close(inf.conditional(model, images[:1].view(1, 1, 3, 3), 0)[0], first, atol=1e-5,
                                rtol=0)
 
 
@@ -55,9 +55,9 @@ def test_marginal_monte_carlo_converges(tiny):
     truth = exact(p, images, torch.ones(len(images), dtype=torch.bool))
     errors = []
     for n in (16, 256, 4096):
-        est = inf.marginal_monte_carlo(model, PIXEL, n, torch.Generator().manual_seed(n), size=(3, 3))
-        errors.append((est["p"] - truth).abs().max().item())
-        assert errors[-1] < 5 * est["stderr"].max().item() + 1e-9
+        est = inf.marginal_monte_carlo(model, INDEX, n, torch.Generator().manual_seed(n), size=(3, 3))
+        errors.append((est.p - truth).abs().max().item())
+        assert errors[-1] < 5 * est.stderr.max().item() + 1e-9
     assert errors[-1] < 0.01 and errors[-1] < errors[0]
 
 
@@ -66,10 +66,10 @@ def test_conditional_on_later_pixels_converges(tiny):
     k = 100
     after = (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1)
     truth = exact(p, images, after)
-    est = inf.conditional_on_later_pixels(model, images[k].view(1, 1, 3, 3), PIXEL, 2000,
+    est = inf.conditional_on_later_pixels(model, images[k].view(1, 1, 3, 3), INDEX, 2000,
                                           torch.Generator().manual_seed(0))
-    assert (est["p"] - truth).abs().max() < 0.02
-    assert 1 <= est["ess"] <= 2000
+    assert (est.p - truth).abs().max() < 0.02
+    assert 1 <= est.ess <= 2000
 
 
 def test_top_half_sir_matches_the_exact_posterior(tiny):
@@ -81,13 +81,13 @@ def test_top_half_sir_matches_the_exact_posterior(tiny):
     posterior = posterior / posterior.sum()
     proposals = pixelcnn.sample(model, 8000, size=(3, 3), generator=torch.Generator().manual_seed(0))
     out = inf.complete_top_half_sir(model, bottom, proposals, 8000, torch.Generator().manual_seed(1))
-    codes = (out["samples"].view(8000, -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
+    codes = (out.samples.view(8000, -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
     freq = torch.bincount(codes, minlength=8).double() / 8000
     truth = torch.zeros(8, dtype=torch.float64)
     for code in range(8):
         truth[code] = posterior[((images[:, :top] * torch.tensor([4, 2, 1])).sum(1) == code)].sum()
     assert (freq - truth).abs().max() < 0.03
-    assert (out["samples"].view(8000, -1)[:, top:] == images[k, top:]).all()  # the given half is kept
+    assert (out.samples.view(8000, -1)[:, top:] == images[k, top:]).all()  # the given half is kept
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_rotation_turns_later_pixels_into_a_prefix(tiny, reverse):
     assert q.sum().item() == pytest.approx(1.0, abs=1e-5)
     for k in (7, 200, 450):
         after = (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1)
-        torch.testing.assert_close(inf.reverse_conditional(reverse, grid[k:k + 1], PIXEL)[0], exact(q, images, after),
+        torch.testing.assert_close(inf.reverse_conditional(reverse, grid[k:k + 1], INDEX)[0], exact(q, images, after),
                                    atol=1e-5, rtol=0)
 
 
@@ -116,13 +116,13 @@ def test_reverse_proposals_correct_a_poor_proposal(tiny, reverse):
     truth = exact(p, images, (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1))
     x = images[k].view(1, 1, 3, 3)
     out = inf.reverse_proposals(model, reverse, x, INDEX + 1, 4000, torch.Generator().manual_seed(0))
-    assert (out["samples"].view(4000, -1)[:, INDEX + 1:] == images[k, INDEX + 1:]).all()  # given pixels kept
-    weighted = inf.weighted_pixel_distribution(out["samples"], out["weights"], PIXEL, 2)
-    unweighted = inf.weighted_pixel_distribution(out["samples"], torch.full((4000,), 1 / 4000), PIXEL, 2)
+    assert (out.samples.view(4000, -1)[:, INDEX + 1:] == images[k, INDEX + 1:]).all()  # given pixels kept
+    weighted = inf.weighted_pixel_distribution(out.samples, out.weights, INDEX, 2)
+    unweighted = inf.weighted_pixel_distribution(out.samples, torch.full((4000,), 1 / 4000), INDEX, 2)
     assert inf.total_variation(weighted, truth) < 0.02
     assert inf.total_variation(unweighted, truth) > 0.05  # the proposal alone is wrong ...
-    assert inf.total_variation(unweighted, inf.reverse_conditional(reverse, x, PIXEL)[0]) < 0.03  # ... as sampled
-    assert 1 <= out["ess"] <= 4000
+    assert inf.total_variation(unweighted, inf.reverse_conditional(reverse, x, INDEX)[0]) < 0.03  # ... as sampled
+    assert 1 <= out.ess <= 4000
 
 
 def test_gibbs_chain_targets_the_top_half_posterior(tiny):

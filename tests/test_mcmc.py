@@ -20,7 +20,7 @@ def tiny():
     model = mcmc.tiny_model(1, sharpness=4.0)
     torch.manual_seed(5)
     reverse = pixelcnn.build("simple", levels=2, channels=8, layers=2, first_kernel_size=3).eval()
-    everything = inf.all_images(2, HEIGHT, WIDTH)
+    everything = inf.all_images(2, (HEIGHT, WIDTH))
     log_p = inf.log_prob(model, everything).double()
     image = everything[45:46]  # top half blank, bottom half 101 101
     return model, reverse, everything, log_p, image
@@ -44,7 +44,7 @@ def test_one_update_accepts_with_the_likelihood_ratio_of_later_pixels():
     proposed = x.clone()
     proposed.view(64, -1)[:, index] = step.proposed
     # Brute force: p(x') q(x_j) / (p(x) q(x'_j)) with q = p(x_j | x_<j), the same for both (x_<j is shared).
-    q = inf.conditional(model, x, divmod(index, WIDTH))
+    q = inf.conditional(model, x, index)
     rows = torch.arange(64)
     brute = (inf.log_prob(model, proposed).double() - inf.log_prob(model, x).double()
              - q[rows, step.proposed].log() + q[rows, x.view(64, -1)[:, index]].log())
@@ -57,7 +57,7 @@ def test_one_update_accepts_with_the_likelihood_ratio_of_later_pixels():
 def test_full_conditionals_match_inference(tiny):
     model, _, everything, _, _ = tiny
     x = everything[::97]
-    torch.testing.assert_close(mcmc.full_conditionals(model, x, M), inf.full_conditional(model, x, divmod(M, WIDTH)),
+    torch.testing.assert_close(mcmc.full_conditionals(model, x, M), inf.full_conditional(model, x, M),
                                atol=1e-6, rtol=0)
 
 
@@ -161,7 +161,7 @@ def test_exact_posterior_enumerates_only_the_unknown_pixels(tiny):
 
 def test_state_frequencies_count_each_candidate_prefix():
     generator = torch.Generator().manual_seed(0)
-    candidates = inf.all_images(2, 2, 2)[torch.randperm(16, generator=generator)[:10]]  # some states, shuffled
+    candidates = inf.all_images(2, (2, 2))[torch.randperm(16, generator=generator)[:10]]  # some states, shuffled
     samples = torch.randint(0, 2, (500, 1, 2, 2), generator=generator)
     brute = torch.stack([(samples.view(500, -1) == c.view(-1)).all(1).double().mean() for c in candidates])
     torch.testing.assert_close(mcmc.state_frequencies(samples, candidates, 4, 2), brute)

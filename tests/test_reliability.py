@@ -23,7 +23,7 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn import cache, experiments
+from pixelcnn import cache, runs
 from pixelcnn.cache import CacheError
 from pixelcnn.config import Config
 from pixelcnn.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir
@@ -47,7 +47,7 @@ BAD_INPUTS = {
     "zero kernel": (lambda: make_config(kernel_size=0), ValueError, "odd"),
     "first kernel too small": (lambda: make_config(first_kernel_size=1), ValueError, "first_kernel_size"),
     "typo in a key": (lambda: make_config(chanels=64), ValueError, "unknown config key"),
-    "unknown run name": (lambda: experiments.config("q7"), ValueError, "known runs"),
+    "unknown run name": (lambda: runs.config("q7"), ValueError, "known runs"),
     "unknown option to build": (lambda: pixelcnn.build("gated", layers=3), ValueError, "unknown option"),
     # tensors given to models, samplers and estimators
     "float images": (lambda: SMALL(torch.zeros(1, 1, 4, 4)), ValueError, "integer"),
@@ -61,10 +61,10 @@ BAD_INPUTS = {
     "stop before start": (lambda: sample(SMALL, 1, size=(2, 2), start=3, stop=1), ValueError, "start"),
     "unknown sampling method": (lambda: sample(SMALL, 1, size=(2, 2), method="magic"), ValueError, "method"),
     "zero temperature": (lambda: sample(SMALL, 1, size=(2, 2), temperature=0), ValueError, "temperature"),
-    "estimator given floats": (lambda: full_conditional(SMALL, torch.zeros(1, 1, 3, 3), (1, 1)), ValueError,
+    "estimator given floats": (lambda: full_conditional(SMALL, torch.zeros(1, 1, 3, 3), 4), ValueError,
                                "integer"),
     "estimator given too many levels": (lambda: conditional_on_later_pixels(
-        SMALL, torch.full((1, 1, 3, 3), 9), (1, 1), 2, torch.Generator()), ValueError, "0..3"),
+        SMALL, torch.full((1, 1, 3, 3), 9), 4, 2, torch.Generator()), ValueError, "0..3"),
     "unknown data split": (lambda: load_images("validation"), ValueError, "split"),
     "unknown cache kind": (lambda: cache.entry_key("weights", {}), ValueError, "unknown cache kind"),
 }

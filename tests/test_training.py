@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pixelcnn import experiments
+from pixelcnn import runs
 from pixelcnn.config import Config
 from pixelcnn.training import fit, load_trained, merged_metrics, run_folder, train
 
@@ -31,7 +31,7 @@ def test_bad_configs_are_rejected(changes, message):
 
 def test_unknown_run_name():
     with pytest.raises(ValueError, match="known runs"):
-        experiments.config("q9")
+        runs.config("q9")
 
 
 def test_train_publishes_an_entry_with_curves_and_weights():
@@ -64,7 +64,7 @@ def test_missing_run_says_how_to_make_it():
     from pixelcnn.cache import CacheError
 
     with pytest.raises(CacheError, match="python -m pixelcnn train q1"):
-        load_trained(TINY.replace(seed=7), experiments.command("q1"))
+        load_trained(TINY.replace(seed=7), runs.command("q1"))
 
 
 # Mean test bits/dim of the committed Q1 model on the first 500 MNIST test images, computed once with
@@ -85,7 +85,7 @@ def test_q1_committed_weights_give_their_reference_score_on_a_fixed_test_subset(
     from pixelcnn.data import load_images
     from pixelcnn.training import evaluate
 
-    score = evaluate(experiments.load("q1"), load_images("test")[:Q1_SUBSET])
+    score = evaluate(runs.load("q1"), load_images("test")[:Q1_SUBSET])
     assert score == pytest.approx(Q1_SUBSET_BPD, abs=1e-5)
 
 
@@ -95,6 +95,6 @@ def test_q1_test_score_recomputes_from_the_committed_weights(committed_cache):
     from pixelcnn.data import load_images
     from pixelcnn.training import evaluate
 
-    entry = experiments.trained("q1")
-    recomputed = evaluate(experiments.load("q1"), load_images("test"), progress=True)
+    entry = runs.trained("q1")
+    recomputed = evaluate(runs.load("q1"), load_images("test"), progress=True)
     assert recomputed == pytest.approx(entry.metrics["test_bpd"], abs=1e-4)

@@ -9,15 +9,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .experiments import load
     from .models import bits_per_dim, build, count_parameters
+    from .runs import load
     from .sampling import sample
 
 __all__ = ["bits_per_dim", "build", "count_parameters", "load", "sample"]
-_HOME = {"load": "experiments", "bits_per_dim": "models", "build": "models", "count_parameters": "models",
+_HOME = {"load": "runs", "bits_per_dim": "models", "build": "models", "count_parameters": "models",
          "sample": "sampling"}
-_MODULES = {"benchmark", "cache", "config", "data", "experiments", "inference", "layers", "models", "plots",
-            "pretrained", "report", "sampling", "training"}
+_MODULES = {"benchmark", "cache", "config", "data", "inference", "layers", "mcmc", "models", "notebook", "plots",
+            "pretrained", "q1", "q2", "q3", "report", "runs", "sampling", "training"}
 
 
 def __getattr__(name: str) -> Any:

@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "train":
         import json
 
-        from . import experiments
+        from . import runs
 
-        names = list(experiments.RUNS) if args.names == ["all"] else args.names
-        configs = {name: experiments.config(name) for name in names}  # validate every name first
+        names = list(runs.RUNS) if args.names == ["all"] else args.names
+        configs = {name: runs.config(name) for name in names}  # validate every name first
         if len(configs) > 1 and (args.devices != "1" or args.num_nodes > 1):
             raise ValueError("train one run at a time on several devices or nodes")
         devices = int(args.devices) if args.devices.lstrip("-").isdigit() else args.devices
@@ -76,15 +76,15 @@ def run(args: argparse.Namespace) -> None:
         for path in build():
             print(f"wrote {path}")
     elif args.command == "evaluate":
-        from . import experiments
+        from . import runs
 
         if args.name != "pretrained":
-            experiments.config(args.name)  # an unknown name is refused before anything is loaded
+            runs.config(args.name)  # an unknown name is refused before anything is loaded
         from .data import ensure_mnist, load_images
         from .training import evaluate as evaluate_model
 
         ensure_mnist()
-        model = experiments.load(args.name)
+        model = runs.load(args.name)
         for split in ("val", "test"):
             bpd = evaluate_model(model, load_images(split), progress=True)
             print(f"{args.name} {split} bits/dim: {bpd:.4f}")

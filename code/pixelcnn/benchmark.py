@@ -120,7 +120,7 @@ def sampling_speed(config: Config, device: torch.device, sizes: tuple[int, ...] 
     return results
 
 
-def run(candidates: dict[str, Config], q1: Config, smoke: bool = False) -> dict:
+def run(candidates: dict[str, Config], q1: Config, small: bool = False) -> dict:
     """The full benchmark of the report: training throughput of every candidate, matmul peak, sampling.
 
     ``candidates`` are the Q1 search configurations; the Q1 model with masked kernels and the
@@ -130,7 +130,7 @@ def run(candidates: dict[str, Config], q1: Config, smoke: bool = False) -> dict:
     sampling_device = {"sampling_device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     configs = {**candidates, "q1": q1, "q1 (masked kernels)": q1.replace(shifted=False),
                "gated (course)": Config(arch="gated", channels=q1.channels)}
-    if smoke:
+    if small:  # the benchmark in miniature (the smoke profile)
         return {"training": training_throughput(configs, batch_size=4, steps=1, rounds=1),
                 "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(q1, device, (2,), 2, rounds=1),
                 "threads": torch.get_num_threads(), **sampling_device}
@@ -154,20 +154,20 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     With ``render``, the warm-cache execution time of the whole report is measured too (after the
     speed figures are saved, since the report reads them) and added to the entry.
     """
-    from . import experiments
+    from . import runs
 
     # Q1's architecture at the search's batch size (the final Q1 run differs in batch size and length only).
-    q1, smoke = experiments.config("q1-first"), experiments.profile() == "smoke"
-    candidates = {name: experiments.config(name) for name in experiments.SEARCH}
+    q1, small = runs.config("q1-first"), runs.budget()["benchmark_small"]
+    candidates = {name: runs.config(name) for name in runs.SEARCH}
     key = {"q1": q1.to_dict(), "candidates": {name: c.to_dict() for name, c in candidates.items()}}
     if recompute:
         cache.remove("benchmark", key)
-    entry = cache.get_or_compute("benchmark", key, lambda folder: run(candidates, q1, smoke),
-                                 "python -m pixelcnn bench", compute=recompute or smoke)
+    entry = cache.get("benchmark", key, lambda folder: run(candidates, q1, small), "python -m pixelcnn bench",
+                      allowed=recompute or small)
     if render:
         metrics = {**entry.metrics, "report_render_seconds": render_seconds()}
         cache.remove("benchmark", key)
-        entry = cache.write("benchmark", key, lambda folder: metrics)
+        entry = cache.get("benchmark", key, lambda folder: metrics, "python -m pixelcnn bench --render")
     return entry
 
 
@@ -188,3 +188,12 @@ def summary(metrics: dict) -> str:
     if "report_render_seconds" in metrics:
         lines.append(f"warm-cache report execution: {metrics['report_render_seconds']:.0f}s")
     return "\n".join(lines)
+
+
+def sampling_table(metrics: dict):
+    """The sampling measurements of the benchmark's ``metrics``, one row per number of images."""
+    import pandas as pd
+
+    return pd.DataFrame([{"n images": int(n), "fast (s)": v["fast_seconds"], "naive (s)": v["naive_seconds"],
+                          "one pass (s)": v["one_pass_seconds"], "naive / fast": v["speedup_vs_naive"],
+                          "fast / one pass": v["fast_over_one_pass"]} for n, v in metrics["sampling"].items()])

@@ -196,10 +196,26 @@ def get(kind: str, inputs: dict, compute: Callable[[Path], dict], command: str, 
     root = Path(root or cache_dir())
     folder = entry_folder(kind, inputs, root)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = open(root / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until the entry exists
+        (root / ".locks").mkdir(parents=True, exist_ok=True)
+        lock = open(root / ".locks" / f"{folder.name}.lock", "w")  # noqa: SIM115 - held until the entry exists
     except OSError as error:
         raise CacheError(f"cannot write to the cache folder {root}: {error}") from error
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return lookup(kind, inputs, root) or write(kind, inputs, compute, root)
+
+
+def tensors(kind: str, inputs: dict, compute: Callable[[dict], dict]) -> dict:
+    """A dict of tensors (and plain numbers) computed by ``compute(inputs)``, cached under (kind, inputs).
+
+    ``compute`` is handed the inputs the key is made of and nothing else, so what it computes can
+    depend on no undeclared input: a changed input always means a new entry.
+    """
+    import torch
+
+    def produce(folder: Path) -> dict:
+        torch.save(compute(inputs), folder / "tensors.pt")
+        return {}
+
+    entry = get(kind, inputs, produce, "the report computes it when it is missing")
+    return torch.load(entry.path("tensors.pt"), weights_only=True)

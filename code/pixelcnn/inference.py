@@ -1,13 +1,56 @@
-"""Exact quantities of a PixelCNN: log-likelihoods, dependency maps, enumeration of tiny image spaces."""
+"""What a PixelCNN can tell: exact likelihoods and conditionals, Monte Carlo and importance-sampling
+estimates of the hard ones, the reverse-order model's answers, and enumeration of tiny image spaces.
+
+One convention throughout: a pixel is its raster index (``index = row * width + col``), an image
+size is ``(height, width)``, taken from the images wherever there are images.
+"""
 
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .models import PixelCNNBase, check_images
+
+
+class MonteCarlo(NamedTuple):
+    """A Monte Carlo estimate of a distribution: its value, standard error and per-sample terms."""
+
+    p: torch.Tensor
+    stderr: torch.Tensor
+    terms: torch.Tensor
+
+
+class Weighted(NamedTuple):
+    """An importance-sampling estimate of a distribution, with the self-normalised weights and their ESS."""
+
+    p: torch.Tensor
+    ess: torch.Tensor
+    weights: torch.Tensor
+
+
+class Proposals(NamedTuple):
+    """Weighted samples (self-normalised ``weights``) and the effective sample size of the weights.
+
+    For sampling-importance-resampling, ``samples`` are the resampled draws and ``weights`` those of
+    the proposals they were drawn from."""
+
+    samples: torch.Tensor
+    weights: torch.Tensor
+    ess: torch.Tensor
+
+
+def effective_sample_size(weights: torch.Tensor) -> torch.Tensor:
+    """1 / sum(w^2) of self-normalised weights: how even they are (n when equal, 1 when one dominates)."""
+    return 1.0 / (weights**2).sum()
+
+
+def raster_index(pixel: tuple[int, int], width: int) -> int:
+    """The raster index of pixel (row, col) in images ``width`` pixels wide."""
+    return pixel[0] * width + pixel[1]
 
 
 def device_of(model: torch.nn.Module) -> torch.device:
@@ -30,26 +73,27 @@ def log_prob(model: PixelCNNBase, x: torch.Tensor) -> torch.Tensor:
     return pixel_log_probs(model, x).sum(1)
 
 
-def dependency_map(model: PixelCNNBase, pixel: tuple[int, int], size: tuple[int, int] = (28, 28),
-                   seed: int = 0) -> torch.Tensor:
-    """Gradient [H, W] of the logits at ``pixel`` (randomly weighted) with respect to every input pixel.
+def dependency_map(model: PixelCNNBase, x: torch.Tensor, index: int, seed: int = 0) -> torch.Tensor:
+    """Gradient [H, W] of the logits at pixel ``index`` of image ``x`` [1, 1, H, W] (randomly weighted)
+    with respect to every input pixel.
 
     Exactly zero where the output cannot depend on the input (masked weights give zero gradient).
     """
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, model.levels, (1, 1, *size), generator=generator)
-    xs = model.scale(x).requires_grad_(True)
+    row, col = divmod(index, x.shape[-1])
+    xs = model.scale(x.to(device_of(model))).requires_grad_(True)
     was_training = model.training
     model.eval()
-    logits = model.forward_scaled(xs)[0, :, 0, pixel[0], pixel[1]]
-    weights = torch.randn(logits.shape, generator=generator)
+    logits = model.forward_scaled(xs)[0, :, 0, row, col]
+    weights = torch.randn(logits.shape, generator=generator).to(logits.device)
     (grad,) = torch.autograd.grad((logits * weights).sum(), xs)
     model.train(was_training)
-    return grad[0, 0]
+    return grad[0, 0].cpu()
 
 
-def all_images(levels: int, height: int, width: int) -> torch.Tensor:
-    """Every image of the given size and number of grey levels: long [levels**(H*W), 1, H, W]."""
+def all_images(levels: int, size: tuple[int, int]) -> torch.Tensor:
+    """Every image of ``size`` (height, width) and ``levels`` grey levels: long [levels**(H*W), 1, H, W]."""
+    height, width = size
     count = levels ** (height * width)
     if count > 2**20:
         raise ValueError(f"{levels}^{height * width} = {count} images is too many to enumerate")
@@ -57,9 +101,9 @@ def all_images(levels: int, height: int, width: int) -> torch.Tensor:
     return grid.view(count, 1, height, width)
 
 
-def total_probability(model: PixelCNNBase, height: int, width: int, batch_size: int = 4096) -> float:
-    """The sum of the model's p(x) over every image: 1 for a true (causal) likelihood."""
-    images = all_images(model.levels, height, width)
+def total_probability(model: PixelCNNBase, size: tuple[int, int], batch_size: int = 4096) -> float:
+    """The sum of the model's p(x) over every image of ``size``: 1 for a true (causal) likelihood."""
+    images = all_images(model.levels, size)
     check_images(images, model.levels)
     logs = torch.cat([log_prob(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     return float(torch.logsumexp(logs.double(), 0).exp())
@@ -69,14 +113,16 @@ def total_probability(model: PixelCNNBase, height: int, width: int, batch_size: 
 # --- Q3: marginals and conditionals at one pixel, and conditional samples --------------------------
 
 
-def conditional(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int]) -> torch.Tensor:
-    """p(x_pixel | the pixels before it) for each image: [B, levels]. Exact, one pass."""
+def conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
+    """p(x_index | the pixels before it) for each image: [B, levels]. Exact, one pass."""
+    row, col = divmod(index, x.shape[-1])
     with torch.no_grad():
-        return torch.softmax(model(x.to(device_of(model)))[:, :, 0, pixel[0], pixel[1]].double(), dim=1).to(x.device)
+        logits = model(x.to(device_of(model)))[:, :, 0, row, col]
+    return torch.softmax(logits.double(), dim=1).to(x.device)
 
 
-def full_conditional(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int]) -> torch.Tensor:
-    """p(x_pixel | every other pixel) for each image: [B, levels]. Exact, ``levels`` passes per image.
+def full_conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
+    """p(x_index | every other pixel) for each image: [B, levels]. Exact, ``levels`` passes per image.
 
     p(x_i = v | x_-i) is proportional to p(x_1..x_D) with x_i = v; the factors before i do not
     depend on v and cancel.
@@ -84,58 +130,51 @@ def full_conditional(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int
     out = []
     for image in x:
         candidates = image.repeat(model.levels, 1, 1, 1)
-        candidates[:, 0, pixel[0], pixel[1]] = torch.arange(model.levels)
+        candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
         out.append(torch.softmax(log_prob(model, candidates).double(), dim=0))
     return torch.stack(out)
 
 
-def raster_index(pixel: tuple[int, int], width: int = 28) -> int:
-    return pixel[0] * width + pixel[1]
-
-
-def marginal_monte_carlo(model: PixelCNNBase, pixel: tuple[int, int], n: int, generator: torch.Generator,
-                         size: tuple[int, int] = (28, 28)) -> dict[str, torch.Tensor]:
-    """p(x_pixel) by Monte Carlo: the average of p(x_pixel | prefix) over n ancestral prefix samples.
+def marginal_monte_carlo(model: PixelCNNBase, index: int, n: int, generator: torch.Generator,
+                         size: tuple[int, int]) -> MonteCarlo:
+    """p(x_index) by Monte Carlo: the average of p(x_index | prefix) over n ancestral prefix samples.
 
     Averaging the predicted distributions (not counting sampled values) gives an unbiased estimate
-    with a much smaller variance. Returns the estimate, its standard error and the per-sample terms.
+    with a much smaller variance.
     """
     from .sampling import sample
 
-    prefixes = sample(model, n, stop=raster_index(pixel, size[1]), size=size, generator=generator)
-    terms = conditional(model, prefixes, pixel)
-    return {"p": terms.mean(0), "stderr": terms.std(0) / n**0.5, "terms": terms}
+    prefixes = sample(model, n, stop=index, size=size, generator=generator)
+    terms = conditional(model, prefixes, index)  # [n, levels]
+    return MonteCarlo(p=terms.mean(0), stderr=terms.std(0) / n**0.5, terms=terms)
 
 
-def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int], n: int,
-                                generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """p(x_pixel | every pixel after it) for one image [1, 1, H, W], by importance sampling.
+def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, index: int, n: int,
+                                generator: torch.Generator) -> Weighted:
+    """p(x_index | every pixel after it) for one image [1, 1, H, W], by importance sampling.
 
     The unknown earlier pixels are drawn from the model itself (ancestral prefixes x_<i ~ p), so for
     each value v: p(v | x_>i) is proportional to E[ p(v | x_<i) p(x_>i | x_<i, v) ]. Each prefix's
-    weight is its likelihood of the given later pixels; the effective sample size measures how many
-    prefixes really count.
+    weight is its likelihood of the given later pixels; the value v is summed out exactly for every
+    prefix (``levels`` passes each).
     """
     from .sampling import sample
 
-    i = raster_index(pixel, x.shape[-1])
-    prefixes = sample(model, n, stop=i, size=tuple(x.shape[-2:]), generator=generator)
+    prefixes = sample(model, n, stop=index, size=tuple(x.shape[-2:]), generator=generator)
     joint = torch.empty(n, model.levels, dtype=torch.float64)  # log p(v, x_>i | prefix)
     for k, prefix in enumerate(prefixes):
-        candidates = x.repeat(model.levels, 1, 1, 1)
-        candidates.view(model.levels, -1)[:, :i] = prefix.view(-1)[:i]
-        candidates[:, 0, pixel[0], pixel[1]] = torch.arange(model.levels)
-        joint[k] = pixel_log_probs(model, candidates)[:, i:].sum(1).double()  # [levels]
-    log_weights = torch.logsumexp(joint, dim=1)  # log p(x_>=i given) ... summed over v: prefix weight
-    weights = torch.softmax(log_weights, dim=0)
+        candidates = x.repeat(model.levels, 1, 1, 1)  # [levels, 1, H, W]: the prefix, then each value v
+        candidates.view(model.levels, -1)[:, :index] = prefix.view(-1)[:index]
+        candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
+        joint[k] = pixel_log_probs(model, candidates)[:, index:].sum(1).double()  # [levels]
+    weights = torch.softmax(torch.logsumexp(joint, dim=1), dim=0)  # each prefix's p(x_>=i given), v summed out
     posterior = torch.softmax(torch.logsumexp(joint, dim=0), dim=0)
-    ess = 1.0 / (weights**2).sum()
-    return {"p": posterior, "ess": ess, "weights": weights}
+    return Weighted(p=posterior, ess=effective_sample_size(weights), weights=weights)
 
 
 def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
-                          generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Samples of the top half given the bottom half, by sampling-importance-resampling.
+                          generator: torch.Generator) -> Proposals:
+    """n samples of the top half given the bottom half, by sampling-importance-resampling.
 
     ``proposals`` are model samples of the top half (long [K, 1, H, W], bottom ignored). Each is
     weighted by the likelihood the model gives the *given* bottom half after it, p(bottom | top);
@@ -145,10 +184,9 @@ def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: 
     half = (height // 2) * width
     candidates = bottom.repeat(len(proposals), 1, 1, 1)
     candidates.view(len(proposals), -1)[:, :half] = proposals.view(len(proposals), -1)[:, :half]
-    log_weights = pixel_log_probs(model, candidates)[:, half:].sum(1).double()
-    weights = torch.softmax(log_weights, dim=0)
-    return {"samples": resample(candidates, weights, n, generator), "ess": 1.0 / (weights**2).sum(),
-            "weights": weights}
+    weights = torch.softmax(pixel_log_probs(model, candidates)[:, half:].sum(1).double(), dim=0)
+    return Proposals(samples=resample(candidates, weights, n, generator), weights=weights,
+                     ess=effective_sample_size(weights))
 
 
 def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
@@ -159,12 +197,11 @@ def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
     sweep costs ``levels * len(unknown)`` passes. Starts from the given values; returns the state
     after every sweep: long [sweeps, 1, H, W].
     """
-    state, width, states = x.clone().long(), x.shape[-1], []
+    state, states = x.clone().long(), []
     for _ in range(sweeps):
         for index in unknown:
-            pixel = divmod(index, width)
-            p = full_conditional(model, state, pixel)[0]
-            state[0, 0, pixel[0], pixel[1]] = torch.multinomial(p, 1, generator=generator)[0]
+            p = full_conditional(model, state, index)[0]
+            state.view(-1)[index] = torch.multinomial(p, 1, generator=generator)[0]
         states.append(state.clone())
     return torch.cat(states)
 
@@ -179,10 +216,10 @@ def rotate(x: torch.Tensor) -> torch.Tensor:
     return x.flip(-2, -1)
 
 
-def reverse_conditional(reverse_model: PixelCNNBase, x: torch.Tensor, pixel: tuple[int, int]) -> torch.Tensor:
-    """The reverse model's p(x_pixel | every pixel after it) for each image: [B, levels], one pass."""
+def reverse_conditional(reverse_model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
+    """The reverse model's p(x_index | every pixel after it) for each image: [B, levels], one pass."""
     height, width = x.shape[-2:]
-    return conditional(reverse_model, rotate(x), (height - 1 - pixel[0], width - 1 - pixel[1]))
+    return conditional(reverse_model, rotate(x), height * width - 1 - index)
 
 
 def sample_before(reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int, n: int,
@@ -198,27 +235,25 @@ def sample_before(reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int,
 
 
 def reverse_proposals(model: PixelCNNBase, reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int,
-                      n: int, generator: torch.Generator, progress: bool = False) -> dict[str, torch.Tensor]:
+                      n: int, generator: torch.Generator, progress: bool = False) -> Proposals:
     """Importance sampling of the forward model's p(x_<k | x_>=k) with the reverse model as proposal.
 
     Proposals are the reverse model's completions (``sample_before``); each weight is
     p(completed image) / q(sampled pixels | given pixels), both one pass, self-normalised. The
-    weighted samples are consistent for the *forward* model's posterior, and the proposal is
-    already close to it, so far fewer samples are wasted than with the model's own prior prefixes.
+    weighted samples are consistent for the *forward* model's posterior.
     """
     samples = sample_before(reverse_model, x, known_from, n, generator, progress)
     height, width = x.shape[-2:]
     log_q = pixel_log_probs(reverse_model, rotate(samples))[:, height * width - known_from:].sum(1)
-    log_w = (log_prob(model, samples) - log_q).double()
-    weights = torch.softmax(log_w, dim=0)
-    return {"samples": samples, "weights": weights, "ess": 1.0 / (weights**2).sum()}
+    weights = torch.softmax((log_prob(model, samples) - log_q).double(), dim=0)
+    return Proposals(samples=samples, weights=weights, ess=effective_sample_size(weights))
 
 
-def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, pixel: tuple[int, int],
+def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, index: int,
                                 levels: int) -> torch.Tensor:
-    """The distribution of one pixel's value over weighted samples: [levels]."""
-    values = samples[:, 0, pixel[0], pixel[1]].long()
-    return torch.zeros(levels, dtype=torch.float64).index_add_(0, values, weights.double())
+    """The distribution of pixel ``index``'s value over weighted samples: [levels]."""
+    values = samples.reshape(len(samples), -1)[:, index].long()
+    return torch.zeros(levels, dtype=torch.float64).index_add_(0, values.cpu(), weights.double().cpu())
 
 
 def resample(samples: torch.Tensor, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -236,7 +271,7 @@ def exact_pixel_distribution(model: PixelCNNBase, image: torch.Tensor, index: in
     pixels are conditioned on.
     """
     height, width = image.shape[-2:]
-    images = all_images(model.levels, height, width)
+    images = all_images(model.levels, (height, width))
     p = torch.cat([log_prob(model, images[i:i + 4096]) for i in range(0, len(images), 4096)]).double().exp()
     flat, target = images.view(len(images), -1), image.reshape(-1)
     positions = {"nothing": [], "before": list(range(index)), "after": list(range(index + 1, height * width)),
@@ -251,7 +286,7 @@ def exact_top_half_posterior(model: PixelCNNBase, image: torch.Tensor) -> tuple[
     its top half given that bottom half [K]."""
     height, width = image.shape[-2:]
     half = (height // 2) * width
-    images = all_images(model.levels, height, width)
+    images = all_images(model.levels, (height, width))
     flat = images.view(len(images), -1)
     keep = (flat[:, half:] == image.reshape(-1)[half:]).all(1)
     candidates = images[keep]
@@ -279,64 +314,3 @@ def fit_to_distribution(model: PixelCNNBase, images: torch.Tensor, probs: torch.
 def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Total-variation distance between distributions over the last dimension."""
     return 0.5 * (p.double() - q.double()).abs().sum(-1)
-
-
-def _frequencies(drawn: torch.Tensor, tops: torch.Tensor, half: int) -> torch.Tensor:
-    drawn = drawn.reshape(len(drawn), -1)[:, :half]
-    return torch.stack([(drawn == t).all(1).double().mean() for t in tops])
-
-
-def convergence(model: PixelCNNBase, reverse_model: PixelCNNBase, images: torch.Tensor, budgets: list[int],
-                repeats: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Error of each Q3 approximation against enumeration on tiny images, as the budget grows.
-
-    Total-variation distance between estimate and exact answer, averaged over images and repeats,
-    per budget n: (b) Monte Carlo marginal of the middle pixel; (d) importance sampling of the
-    middle pixel given the later pixels with n prior prefixes (``d``) or n reverse-model proposals
-    (``d_reverse_is``); (g) the top half given the bottom by SIR with n prior proposals (``g``) or n
-    reverse-model proposals (``g_reverse_is``), 4n draws each, or by n Gibbs sweeps (``g_gibbs``).
-    ``d_reverse`` and ``g_reverse`` are the reverse model's own answers (no sampling: one error each).
-    """
-    from .sampling import sample
-
-    height, width = images.shape[-2:]
-    pixel = (height // 2, width // 2)
-    index, half, size = raster_index(pixel, width), (height // 2) * width, height * width
-    generator, tv = torch.Generator().manual_seed(seed), total_variation
-    exact_b = exact_pixel_distribution(model, images[:1], index, "nothing")
-    cases = []
-    for image in images:
-        image = image.unsqueeze(0)
-        candidates, p = exact_top_half_posterior(model, image)
-        tops = candidates.view(len(candidates), -1)[:, :half]
-        q = pixel_log_probs(reverse_model, rotate(candidates))[:, size - half:].sum(1).double().exp()
-        cases.append({"image": image, "d": exact_pixel_distribution(model, image, index, "after"),
-                      "tops": tops, "p": p, "q": q})
-    fixed = {"d_reverse": torch.stack([tv(reverse_conditional(reverse_model, c["image"], pixel)[0], c["d"])
-                                       for c in cases]).mean(),
-             "g_reverse": torch.stack([tv(c["q"], c["p"]) for c in cases]).mean()}
-    names = ("b", "d", "d_reverse_is", "g", "g_reverse_is", "g_gibbs")
-    errors: dict[str, list] = {name: [] for name in names}
-    for n in budgets:
-        found: dict[str, list] = {name: [] for name in names}
-        for _ in range(repeats):
-            found["b"].append(tv(marginal_monte_carlo(model, pixel, n, generator, (height, width))["p"], exact_b))
-            for c in cases:
-                image = c["image"]
-                found["d"].append(tv(conditional_on_later_pixels(model, image, pixel, n, generator)["p"], c["d"]))
-                r = reverse_proposals(model, reverse_model, image, index + 1, n, generator)
-                found["d_reverse_is"].append(
-                    tv(weighted_pixel_distribution(r["samples"], r["weights"], pixel, model.levels), c["d"]))
-                proposals = sample(model, n, stop=half, size=(height, width), generator=generator)
-                drawn = complete_top_half_sir(model, image, proposals, 4 * n, generator)["samples"]
-                found["g"].append(tv(_frequencies(drawn, c["tops"], half), c["p"]))
-                r = reverse_proposals(model, reverse_model, image, half, n, generator)
-                drawn = resample(r["samples"], r["weights"], 4 * n, generator)
-                found["g_reverse_is"].append(tv(_frequencies(drawn, c["tops"], half), c["p"]))
-                start = image.clone()
-                start.view(-1)[:half] = proposals[0].view(-1)[:half]
-                chain = gibbs(model, start, list(range(half)), n, generator)
-                found["g_gibbs"].append(tv(_frequencies(chain, c["tops"], half), c["p"]))
-        for name in names:
-            errors[name].append(torch.stack(found[name]).double().mean())
-    return {"budgets": torch.tensor(budgets), **{k: torch.stack(v) for k, v in errors.items()}, **fixed}

@@ -298,7 +298,7 @@ def exact_posterior(model: PixelCNNBase, image: torch.Tensor, known_from: int) -
     """Every completion of the pixels before raster index ``known_from`` of one tiny image [1, 1, H, W]
     (long [levels**known_from, 1, H, W], first pixel most significant) and its exact probability given
     the pixels from ``known_from`` on [K], by enumeration."""
-    prefixes = inf.all_images(model.levels, 1, known_from).view(-1, known_from)
+    prefixes = inf.all_images(model.levels, (1, known_from)).view(-1, known_from)
     candidates = image.repeat(len(prefixes), 1, 1, 1).long()
     candidates.view(len(prefixes), -1)[:, :known_from] = prefixes
     return candidates, torch.softmax(_enumerate(model, candidates), 0)
@@ -358,7 +358,7 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
         candidates, exact_g = exact_posterior(model, image, half)
         exact.append(exact_d)
         record("g_entropy_bits", -(exact_g * exact_g.clamp(min=1e-300).log2()).sum())
-        record("d_reverse", tv(inf.reverse_conditional(reverse, image, pixel)[0], exact_d))
+        record("d_reverse", tv(inf.reverse_conditional(reverse, image, m)[0], exact_d))
         q = inf.pixel_log_probs(reverse, inf.rotate(candidates))[:, height * width - half:].sum(1).double().exp()
         record("g_reverse", tv(q / q.sum(), exact_g))
 
@@ -389,16 +389,16 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
                 record(name, tv(state_frequencies(drawn, candidates, half, levels), exact_g))
 
             n = max(1, budget // (m + levels))  # a prefix sample, then every value of the pixel scored
-            record("d_is_prior", tv(inf.conditional_on_later_pixels(model, image, pixel, n, generator)["p"], exact_d))
+            record("d_is_prior", tv(inf.conditional_on_later_pixels(model, image, m, n, generator).p, exact_d))
             r = inf.reverse_proposals(model, reverse, image, m + 1, max(1, budget // (m + 3)), generator)
-            record("d_is_reverse", tv(inf.weighted_pixel_distribution(r["samples"], r["weights"], pixel, levels),
+            record("d_is_reverse", tv(inf.weighted_pixel_distribution(r.samples, r.weights, m, levels),
                                       exact_d))
             n = max(1, budget // (half + 1))
             proposals = sample(model, n, stop=half, size=size, generator=generator)
-            w = inf.complete_top_half_sir(model, image, proposals, 1, generator)["weights"]
+            w = inf.complete_top_half_sir(model, image, proposals, 1, generator).weights
             record("g_sir_prior", tv(state_frequencies(proposals, candidates, half, levels, w), exact_g))
             r = inf.reverse_proposals(model, reverse, image, half, max(1, budget // (half + 2)), generator)
-            record("g_is_reverse", tv(state_frequencies(r["samples"], candidates, half, levels, r["weights"]),
+            record("g_is_reverse", tv(state_frequencies(r.samples, candidates, half, levels, r.weights),
                                       exact_g))
         d_runs, g_runs = (runs["reverse", "d"], runs["prior", "d"]), (runs["reverse", "g"], runs["prior", "g"])
         record("acceptance_d", torch.cat([c.acceptance for c in d_runs], 1).mean())

@@ -88,18 +88,19 @@ def image_grid(images: torch.Tensor, ncol: int = 8, ax=None, title: str | None =
 
 
 def dependency_maps(maps: dict[str, torch.Tensor], pixel: tuple[int, int]):
-    """Which input pixels move the output at ``pixel``: one heat map per model (log10 |gradient|)."""
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps), 3.3), squeeze=False)
-    for ax, (label, grad) in zip(axes[0], maps.items(), strict=True):
-        g = grad.abs().numpy()
-        shown = np.where(g > 0, np.log10(np.maximum(g, 1e-30)), np.nan)
-        ax.imshow(np.ones_like(g), cmap="gray_r", vmin=0, vmax=5)  # light grey: exactly no dependence
-        im = ax.imshow(shown, cmap="viridis")
-        ax.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+    """Which input pixels move the output at ``pixel``: one heat map per model (log10 |gradient|), one
+    colour scale for all; the pixel is framed (the frame surrounds it, so its own colour stays visible)."""
+    logs = {label: np.where(g.abs().numpy() > 0, np.log10(np.maximum(g.abs().numpy(), 1e-30)), np.nan)
+            for label, g in maps.items()}
+    low, high = np.nanmin([np.nanmin(v) for v in logs.values()]), np.nanmax([np.nanmax(v) for v in logs.values()])
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps) + 0.8, 3.4), squeeze=False, layout="constrained")
+    for ax, (label, shown) in zip(axes[0], logs.items(), strict=True):
+        ax.imshow(np.ones_like(shown), cmap="gray_r", vmin=0, vmax=5)  # light grey: exactly no dependence
+        im = ax.imshow(shown, cmap="viridis", vmin=low, vmax=high)
+        ax.add_patch(Rectangle((pixel[1] - 1.5, pixel[0] - 1.5), 3, 3, fill=False, ec="red", lw=1.2))
         ax.set_title(label, fontsize="medium")
         ax.set_xticks([]), ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="log10 |∂ output / ∂ input|")
-    fig.tight_layout()
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03, pad=0.02, label="log10 |∂ output / ∂ input|")
     return fig
 
 

@@ -116,13 +116,13 @@ def provenance_table():
 
     import pandas as pd
 
-    from . import experiments
+    from . import runs
     from .config import cache_dir
 
     def key(config: dict) -> str:
         return json.dumps(config, sort_keys=True)
 
-    names = {key(experiments.config(name).to_dict()): name for name in experiments.RUNS}
+    names = {key(runs.config(name).to_dict()): name for name in runs.RUNS}
     rows = []
     for manifest_path in sorted(cache_dir().glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())

@@ -14,7 +14,6 @@ alone, so a result trained on N devices is found and loaded like any other.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import math
 import os
@@ -218,7 +217,6 @@ def train(config: Config, progress: bool = True, **trainer_options) -> cache.Ent
     """
     from lightning.pytorch.utilities import rank_zero_only
 
-
     entry = cache.lookup("train", config.to_dict())
     if entry is not None:
         return entry
@@ -248,20 +246,18 @@ def train(config: Config, progress: bool = True, **trainer_options) -> cache.Ent
             "world_size": trainer.world_size, "effective_batch_size": config.batch_size * trainer.world_size,
         }
 
-    folder = run_folder(config)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process training the same run waits, then reuses it
-        entry = cache.lookup("train", config.to_dict())
-        if entry is None:
-            entry = cache.write("train", config.to_dict(), produce)
-            shutil.rmtree(folder, ignore_errors=True)  # checkpoints are not needed once published
+    entry = cache.get("train", config.to_dict(), produce, "python -m pixelcnn train NAME")  # locked: trained once
+    shutil.rmtree(run_folder(config), ignore_errors=True)  # checkpoints are not needed once published
     return entry
 
 
 def load_trained(config: Config, command: str) -> torch.nn.Module:
     """The trained model of ``config`` from its verified cache entry, in eval mode on CPU."""
-    entry = cache.require("train", config.to_dict(), command)
+    return load_weights(config, cache.require("train", config.to_dict(), command))
+
+
+def load_weights(config: Config, entry: cache.Entry) -> torch.nn.Module:
+    """The model of ``config`` with the weights of its (verified) training entry, in eval mode on CPU."""
     model = build(config.arch, **config.model_kwargs())
     model.load_state_dict(torch.load(entry.path("model.pt"), map_location="cpu", weights_only=True))
     return model.eval()

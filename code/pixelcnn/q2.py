@@ -1,0 +1,42 @@
+"""Q2: the tables and figure data of chapter 2 (the non-causal model)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from . import cache
+from . import inference as inf
+from .runs import identity, load, load_identity, trained
+
+TINY_RUNS = ("tiny-causal", "tiny-noncausal")
+DEPENDENCY_MODELS = {"q1": "Q1 (causal)", "q2": "Q2 (non-causal)", "pretrained": "course model (gated, dilated)"}
+
+
+def tiny_sums() -> pd.DataFrame:
+    """Test bits/dim of the tiny causal and non-causal models and the sum of p(x) over all 512 images."""
+    return pd.DataFrame([{"model": name, "test bits/dim": trained(name).metrics["test_bpd"],
+                          "sum of p(x) over all 512 images": inf.total_probability(load(name), (3, 3))}
+                         for name in TINY_RUNS]).set_index("model", drop=False)
+
+
+def dependency_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14), seed: int = 0) -> dict:
+    """Everything ``dependency_maps`` depends on: the three models, the test image, the pixel, the seed."""
+    return {"models": {name: identity(name) for name in DEPENDENCY_MODELS}, "test_image": image,
+            "pixel": list(pixel), "seed": seed}
+
+
+def dependency_maps(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict[str, torch.Tensor]:
+    """Dependency maps (``inference.dependency_map``) of Q1, Q2 and the course model at ``pixel`` of a
+    test image, labelled for the figure (cached)."""
+    maps = cache.tensors("estimate", dependency_inputs(image, pixel), _dependency_maps)
+    return {label: maps[name] for name, label in DEPENDENCY_MODELS.items()}
+
+
+def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
+    from .data import load_images
+
+    x = load_images("test")[inputs["test_image"]:inputs["test_image"] + 1].long()
+    index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
+    return {name: inf.dependency_map(load_identity(model), x, index, inputs["seed"])
+            for name, model in inputs["models"].items()}

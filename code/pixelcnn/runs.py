@@ -1,0 +1,168 @@
+"""The named runs of the report: their configs, the budgets of every profile, and the trained models.
+
+``q1`` is the chosen simple configuration, ``q2`` the same recipe with the non-causal first layer,
+``search-*`` the equal-budget configuration search of Q1. ``PIXELCNN_PROFILE=smoke`` shrinks every
+run and every Monte Carlo budget (one table, ``BUDGETS``), so the whole pipeline can be exercised
+quickly from an empty cache.
+
+A result computed from a model declares that model by ``identity(name)``: the run's config (which
+names its cache entry), or ``"pretrained"`` for the course's checkpoint (pinned by its sha256).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from . import cache
+from .config import Config
+
+SEARCH_STEPS = 200
+SEARCH = {
+    "search-base": Config(layers=5, channels=64, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
+    "search-deep": Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
+    "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
+    "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
+}
+# The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
+RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
+EPOCH_STEPS = {128: 391, 32: 1563}  # optimizer steps per epoch of the 50,000 training images, by batch size
+# Q1: the deep configuration trained with batch 32 for 8 epochs. ``q1-first`` is the first, shorter
+# recipe (batch 128, 4 epochs) that ``q2`` shares exactly.
+Q1_FIRST = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=EPOCH_STEPS[128] * 4, lr=2e-3)
+Q1 = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 8)
+# The reverse-order model of Q3: Q1's recipe on images rotated by 180 degrees, 2 epochs.
+REVERSE = Q1.replace(reverse=True, max_steps=EPOCH_STEPS[32] * 2)
+# Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
+TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
+              max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
+RUNS = {**SEARCH, **RECIPE, "q1": Q1, "q1-first": Q1_FIRST, "q2": Q1_FIRST.replace(arch="noncausal"),
+        "reverse": REVERSE, "tiny-causal": TINY, "tiny-noncausal": TINY.replace(arch="noncausal")}
+
+# Everything that depends on the profile, in one table.
+BUDGETS = {
+    "full": {
+        "runs": {},  # changes to every run's config
+        "max_layers": None,
+        "eval_images": 10_000,  # validation and test images of an evaluation
+        "q3_images": (0, 1, 2, 3),  # the conditioning test images of Q3
+        "q3": {"marginal_prefixes": 256, "later_prefixes": 16, "completions": 8, "top_proposals": 512},
+        "reverse_proposals": 512,
+        "heldout_images": tuple(range(100, 164)),  # test images for the held-out check, none of them in q3_images
+        "convergence": {"budgets": (4, 16, 64, 256, 1024), "repeats": 5},
+        "benchmark_small": False,  # the benchmark in miniature (computed when missing)
+    },
+    "smoke": {
+        "runs": {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,
+                 "channels": 8, "precision": "32-true"},
+        "max_layers": 2,
+        "eval_images": 128,
+        "q3_images": (0,),
+        "q3": {"marginal_prefixes": 4, "later_prefixes": 2, "completions": 2, "top_proposals": 4},
+        "reverse_proposals": 4,
+        "heldout_images": (100, 101),
+        "convergence": {"budgets": (4, 16), "repeats": 1},
+        "benchmark_small": True,
+    },
+}
+
+
+def profile() -> str:
+    """``full`` (default) or ``smoke``, from the environment variable PIXELCNN_PROFILE."""
+    value = os.environ.get("PIXELCNN_PROFILE", "full")
+    if value not in BUDGETS:
+        raise ValueError(f"PIXELCNN_PROFILE must be one of {', '.join(BUDGETS)}, got {value!r}")
+    return value
+
+
+def budget() -> dict:
+    """The budgets of the current profile (see ``BUDGETS``)."""
+    return BUDGETS[profile()]
+
+
+def config(name: str) -> Config:
+    """The config of the named run under the current profile."""
+    if name not in RUNS:
+        raise ValueError(f"unknown run {name!r}; known runs: {', '.join(RUNS)} (and 'pretrained' for load)")
+    run, b = RUNS[name], budget()
+    if b["max_layers"] is not None:
+        run = run.replace(layers=min(run.layers, b["max_layers"]))
+    return run.replace(**b["runs"]) if b["runs"] else run
+
+
+def command(name: str) -> str:
+    """The shell command that computes the named run."""
+    return f"python -m pixelcnn train {name}"
+
+
+def identity(name: str) -> str | dict:
+    """What a result computed from model ``name`` depends on: the run's config, or "pretrained"."""
+    return "pretrained" if name == "pretrained" else config(name).to_dict()
+
+
+def trained(name: str) -> cache.Entry:
+    """The cache entry of a named run; trains it only when PIXELCNN_TRAIN=1, else names the command."""
+    run = config(name)
+    entry = cache.lookup("train", run.to_dict())
+    if entry is None and os.environ.get("PIXELCNN_TRAIN") == "1":
+        from .training import train
+
+        entry = train(run)
+    return entry or cache.require("train", run.to_dict(), command(name))
+
+
+def default_device() -> torch.device:
+    """Where sampling, evaluation and the Q3 computations run: a GPU when there is one."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load(name: str, device: torch.device | None = None) -> torch.nn.Module:
+    """A trained model in eval mode: 'pretrained' (the course's) or a named run ('q1', 'q2', ...)."""
+    if name == "pretrained":
+        from .pretrained import load_pretrained
+
+        model = load_pretrained()
+    else:
+        from .training import load_weights
+
+        model = load_weights(config(name), trained(name))
+    return model.to(device or "cpu")
+
+
+def load_identity(model: str | dict, device: torch.device | None = None) -> torch.nn.Module:
+    """The model a result declared as its input (``identity(name)``)."""
+    if model == "pretrained":
+        return load("pretrained", device)
+    names = [name for name in RUNS if config(name).to_dict() == model]
+    if not names:
+        raise cache.CacheError(f"no run of the current profile has the config {model}")
+    return load(names[0], device)
+
+
+def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """``n`` unconditional samples of a named model (fast exact sampler), cached."""
+    return cache.tensors("samples", {"model": identity(name), "n": n, "seed": seed}, _samples)["samples"]
+
+
+def _samples(inputs: dict) -> dict:
+    from .sampling import sample
+
+    model = load_identity(inputs["model"], default_device())
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    return {"samples": sample(model, inputs["n"], generator=generator, progress=True).cpu()}
+
+
+def evaluation(name: str) -> dict[str, float]:
+    """Validation and test bits/dim of a model on the MNIST splits (cached)."""
+    inputs = {"model": identity(name), "images": budget()["eval_images"]}
+    return cache.get("evaluate", inputs, lambda folder: _evaluation(inputs),
+                     f"python -m pixelcnn evaluate {name}").metrics
+
+
+def _evaluation(inputs: dict) -> dict[str, float]:
+    from .data import load_images
+    from .training import evaluate
+
+    model, n = load_identity(inputs["model"], default_device()), inputs["images"]
+    return {f"{split}_bpd": evaluate(model, load_images(split)[:n], progress=True) for split in ("val", "test")}
