@@ -12,10 +12,11 @@ import time
 import torch
 from torch import nn
 
-from . import cache
-from .config import Config
+from . import cache, runs
+from .config import Config, project_root
 from .layers import MaskedConv
 from .models import bits_per_dim, build
+from .notebook import execute, to_notebook
 from .sampling import sample
 
 
@@ -140,9 +141,6 @@ def run(candidates: dict[str, Config], q1: Config, small: bool = False) -> dict:
 
 def render_seconds() -> float:
     """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
-    from .config import project_root
-    from .notebook import execute, to_notebook
-
     start = time.perf_counter()
     execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())
     return time.perf_counter() - start
@@ -154,8 +152,6 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     With ``render``, the warm-cache execution time of the whole report is measured too (after the
     speed figures are saved, since the report reads them) and added to the entry.
     """
-    from . import runs
-
     # Q1's architecture at the search's batch size (the final Q1 run differs in batch size and length only).
     q1, small = runs.config("q1-first"), runs.budget()["benchmark_small"]
     candidates = {name: runs.config(name) for name in runs.SEARCH}

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import PixelCNNBase, check_images
+from .sampling import sample
 
 
 class MonteCarlo(NamedTuple):
@@ -142,8 +143,6 @@ def marginal_monte_carlo(model: PixelCNNBase, index: int, n: int, generator: tor
     Averaging the predicted distributions (not counting sampled values) gives an unbiased estimate
     with a much smaller variance.
     """
-    from .sampling import sample
-
     prefixes = sample(model, n, stop=index, size=size, generator=generator)
     terms = conditional(model, prefixes, index)  # [n, levels]
     return MonteCarlo(p=terms.mean(0), stderr=terms.std(0) / n**0.5, terms=terms)
@@ -158,8 +157,6 @@ def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, index: int
     weight is its likelihood of the given later pixels; the value v is summed out exactly for every
     prefix (``levels`` passes each).
     """
-    from .sampling import sample
-
     prefixes = sample(model, n, stop=index, size=tuple(x.shape[-2:]), generator=generator)
     joint = torch.empty(n, model.levels, dtype=torch.float64)  # log p(v, x_>i | prefix)
     for k, prefix in enumerate(prefixes):
@@ -226,8 +223,6 @@ def sample_before(reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int,
                   generator: torch.Generator, progress: bool = False) -> torch.Tensor:
     """n completions of one image [1, 1, H, W]: pixels before raster index ``known_from`` drawn by the
     reverse model given the pixels from ``known_from`` on (exact ancestral sampling of that model)."""
-    from .sampling import sample
-
     height, width = x.shape[-2:]
     rotated = sample(reverse_model, images=rotate(x).repeat(n, 1, 1, 1), start=height * width - known_from,
                      generator=generator, progress=progress)

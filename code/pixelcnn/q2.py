@@ -7,6 +7,7 @@ import torch
 
 from . import cache
 from . import inference as inf
+from .data import load_images
 from .runs import identity, load, load_identity, trained
 
 TINY_RUNS = ("tiny-causal", "tiny-noncausal")
@@ -34,8 +35,6 @@ def dependency_maps(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict[s
 
 
 def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
-    from .data import load_images
-
     x = load_images("test")[inputs["test_image"]:inputs["test_image"] + 1].long()
     index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
     return {name: inf.dependency_map(load_identity(model), x, index, inputs["seed"])

@@ -18,7 +18,10 @@ import torch
 
 from . import cache
 from . import inference as inf
+from .data import load_images
+from .models import bits_per_dim, build
 from .runs import budget, default_device, identity, load_identity
+from .sampling import sample
 
 MODEL = "pretrained"  # the model of Q3: the course's (the best likelihood)
 MIDDLE = (14, 14)  # the middle pixel (row, col) of a 28x28 image
@@ -64,9 +67,6 @@ def results(seed: int = 0) -> Results:
 
 
 def _compute_results(inputs: dict) -> dict:
-    from .data import load_images
-    from .sampling import sample
-
     model, generator = load_identity(inputs["model"], default_device()), torch.Generator().manual_seed(inputs["seed"])
     index, n, b = inf.raster_index(tuple(inputs["pixel"]), SIZE[1]), inputs["budget"]["completions"], inputs["budget"]
     test = load_images("test")
@@ -127,9 +127,6 @@ def reverse_results(seed: int = 0) -> ReverseResults:
 
 
 def _compute_reverse(inputs: dict) -> dict:
-    from .data import load_images
-    from .models import bits_per_dim
-
     forward = inputs["results"]
     device = default_device()
     model, reverse = load_identity(forward["model"], device), load_identity(inputs["reverse"], device)
@@ -185,8 +182,6 @@ def heldout() -> Heldout:
 
 
 def _compute_heldout(inputs: dict) -> dict:
-    from .data import load_images
-
     model, test = load_identity(inputs["model"], default_device()), load_images("test")
     index = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     x, rows = test[inputs["images"]].long(), torch.arange(len(inputs["images"]))
@@ -221,9 +216,6 @@ def convergence(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def _compute_convergence(inputs: dict) -> dict:
-    from .models import build
-    from .sampling import sample
-
     spec, seed = inputs["model"], inputs["seed"]
     torch.manual_seed(seed)
     options, size = {k: v for k, v in spec.items() if k not in ("arch", "size")}, (spec["size"], spec["size"])
@@ -253,8 +245,6 @@ def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repe
     reverse-model proposals (``g_reverse_is``), 4n draws each, or by n Gibbs sweeps (``g_gibbs``).
     ``d_reverse`` and ``g_reverse`` are the reverse model's own answers (no sampling: one error each).
     """
-    from .sampling import sample
-
     height, width = images.shape[-2:]
     index, half, pixels = inf.raster_index((height // 2, width // 2), width), (height // 2) * width, height * width
     generator, tv = torch.Generator().manual_seed(seed), inf.total_variation

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from .config import PACKAGE_DIR, project_root
+from . import runs
+from .config import PACKAGE_DIR, cache_dir, project_root
+from .notebook import submission
 
 SITE = "_site"
 
@@ -71,8 +73,6 @@ def render(quarto: list[str], env: dict[str, str]) -> list[Path]:
 
 def write_notebook(out: Path | None = None) -> Path:
     """Execute the report and write the notebook to submit (``_site/report.ipynb``)."""
-    from .notebook import submission
-
     out = Path(out or project_root() / SITE)
     out.mkdir(parents=True, exist_ok=True)
     print("executing the report for the notebook to submit", flush=True)
@@ -115,9 +115,6 @@ def provenance_table():
     import json
 
     import pandas as pd
-
-    from . import runs
-    from .config import cache_dir
 
     def key(config: dict) -> str:
         return json.dumps(config, sort_keys=True)

@@ -17,6 +17,9 @@ import torch
 
 from . import cache
 from .config import Config
+from .data import load_images
+from .pretrained import load_pretrained
+from .sampling import sample
 
 SEARCH_STEPS = 200
 SEARCH = {
@@ -120,8 +123,6 @@ def default_device() -> torch.device:
 def load(name: str, device: torch.device | None = None) -> torch.nn.Module:
     """A trained model in eval mode: 'pretrained' (the course's) or a named run ('q1', 'q2', ...)."""
     if name == "pretrained":
-        from .pretrained import load_pretrained
-
         model = load_pretrained()
     else:
         from .training import load_weights
@@ -146,8 +147,6 @@ def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 def _samples(inputs: dict) -> dict:
-    from .sampling import sample
-
     model = load_identity(inputs["model"], default_device())
     generator = torch.Generator().manual_seed(inputs["seed"])
     return {"samples": sample(model, inputs["n"], generator=generator, progress=True).cpu()}
@@ -161,7 +160,6 @@ def evaluation(name: str) -> dict[str, float]:
 
 
 def _evaluation(inputs: dict) -> dict[str, float]:
-    from .data import load_images
     from .training import evaluate
 
     model, n = load_identity(inputs["model"], default_device()), inputs["images"]

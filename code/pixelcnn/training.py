@@ -42,8 +42,10 @@ class MNISTDataModule(L.LightningDataModule):
                  root: Path | None = None, seed: int = 0, size: int = 28, levels: int = 256,
                  reverse: bool = False) -> None:
         super().__init__()
-        self.batch_size, self.train_images, self.eval_images = batch_size, train_images, eval_images
-        self.root, self.seed, self.size, self.levels, self.reverse = root, seed, size, levels, reverse
+        self.batch_size = batch_size
+        self.train_images, self.eval_images = train_images, eval_images  # prefixes of the splits used
+        self.root, self.seed = root, seed
+        self.size, self.levels, self.reverse = size, levels, reverse  # how the images are shrunk and turned
 
     def prepare_data(self) -> None:
         ensure_mnist(self.root)
@@ -146,7 +148,7 @@ def run_folder(config: Config) -> Path:
 
 def merged_metrics(folder: Path) -> pd.DataFrame:
     """All logged metrics of a run, across resumed segments, without rows that were redone."""
-    segments = sorted((folder / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
+    segments = sorted((folder / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.removeprefix("version_")))
     frames = [pd.read_csv(p) for p in segments if p.stat().st_size > 0]
     kept = []
     for i, frame in enumerate(frames):
