@@ -148,7 +148,8 @@ def run_folder(config: Config) -> Path:
 
 def merged_metrics(folder: Path) -> pd.DataFrame:
     """All logged metrics of a run, across resumed segments, without rows that were redone."""
-    segments = sorted((folder / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.removeprefix("version_")))
+    segments = sorted((folder / "logs").glob("version_*/metrics.csv"),
+                      key=lambda p: int(p.parent.name.removeprefix("version_")))  # version_0, version_1, ...
     frames = [pd.read_csv(p) for p in segments if p.stat().st_size > 0]
     kept = []
     for i, frame in enumerate(frames):
