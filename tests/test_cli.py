@@ -27,7 +27,7 @@ BAD_INPUTS = {
     "missing checkpoint": (["evaluate", "pretrained"],
                            {"PIXELCNN_PRETRAINED": "{tmp}/PixelCNN.ckpt", "PIXELCNN_OFFLINE": "1"},
                            "PixelCNN.ckpt not found"),
-    "bad profile": (["train", "q1"], {"PIXELCNN_PROFILE": "quick"}, "PIXELCNN_PROFILE must be 'full' or 'smoke'"),
+    "bad profile": (["train", "q1"], {"PIXELCNN_PROFILE": "quick"}, "PIXELCNN_PROFILE must be one of full, smoke"),
     "missing data": (["data"], {"PIXELCNN_DATA": "{tmp}/nothing", "PIXELCNN_OFFLINE": "1"},
                      "MNIST files missing"),
     "corrupt data": (["data"], {"PIXELCNN_DATA": "{tmp}/corrupt"}, "t10k-labels-idx1-ubyte is corrupt"),
