@@ -75,7 +75,7 @@ def md(text: str) -> None:
     """Display Markdown ``text`` with its inline `` `{python} expr` `` values computed in the caller's namespace.
 
     Every value must already be formatted text (a ``str``): a number is formatted where it is
-    written, so no ``repr`` (``np.int64(8)``) can reach the reader.
+    written, so no repr of a NumPy or torch scalar can reach the reader.
     """
     from IPython.display import Markdown, display
 
