@@ -63,8 +63,16 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
         steps.update(1)
         return torch.searchsorted(cdf, u.to(device) * cdf[:, -1:]).clamp(max=model.levels - 1).squeeze(1)
 
-    with torch.inference_mode():
-        (_fast if method == "fast" else _naive)(model, x, start, stop, draw)
+    threads = torch.get_num_threads()
+    if method == "fast" and device.type == "cpu":
+        # A pixel step is a few small matrix products: more threads add only synchronisation, which on a
+        # busy CPU costs far more than the work itself (measured: up to 100x slower with 2 threads).
+        torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            (_fast if method == "fast" else _naive)(model, x, start, stop, draw)
+    finally:
+        torch.set_num_threads(threads)
     steps.close()
     model.train(was_training)
     return x.to(home)
@@ -111,9 +119,10 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
     horizontal = [(_matrix(h), h.conv.dilation[1], h.reach, h.kept_weight().shape[-1],
                    None if h1 is None else _matrix(h1), None if h1 is None else h1.bias) for _, h, _, h1 in convs]
     first = model.horizontal_in
-    first_matrix, first_taps, first_reach = _matrix(first), first.kept_weight().shape[-1], first.reach
+    first_matrix, first_bias, first_taps, first_reach = (_matrix(first), _bias(first), first.kept_weight().shape[-1],
+                                                         first.reach)
     sees_itself = first_taps - 1 == first_reach  # the non-causal model's first layer sees the pixel it predicts
-    head_matrix = _matrix(head)
+    head_matrix, head_bias = _matrix(head), _bias(head)
 
     # Caches. Vertical stacks: every row, channel-first, with `top` zero rows above the image. Horizontal
     # stacks: the current row only, channel-last [B, left + W, C], with `left` zero columns before it.
@@ -143,7 +152,7 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
     def column(c: int) -> torch.Tensor:
         """Every layer's horizontal stack at column c of the current row (into the cache); the last one."""
         p = left + c
-        h = torch.addmm(_bias(first), x_row[:, p - first_reach: p - first_reach + first_taps], first_matrix)
+        h = torch.addmm(first_bias, x_row[:, p - first_reach: p - first_reach + first_taps], first_matrix)
         h_rows[0][:, p] = h
         for i, (matrix, d, reach, taps, matrix_1x1, bias_1x1) in enumerate(horizontal):
             taps_in = h_rows[i][:, p - reach: p - reach + d * (taps - 1) + 1: d].reshape(batch, -1)
@@ -168,7 +177,7 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
             h = column(c)
             if r * width + c < start:
                 continue  # a known pixel: its column is cached for the pixels after it
-            logits = torch.addmm(_bias(head), F.elu(h if gated else v_last[:, c] + h), head_matrix)
+            logits = torch.addmm(head_bias, F.elu(h if gated else v_last[:, c] + h), head_matrix)
             value = draw(logits)
             x[:, 0, r, c] = value
             xs[:, 0, top + r, c] = x_row[:, left + c] = value.float() / (model.levels - 1) * 2 - 1
