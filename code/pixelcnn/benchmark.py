@@ -6,6 +6,7 @@ machine slows all candidates alike. Weights do not change speed, so untrained mo
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -158,8 +159,9 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     key = {"q1": q1.to_dict(), "candidates": {name: c.to_dict() for name, c in candidates.items()}}
     if recompute:
         cache.remove("benchmark", key)
+    retrain = os.environ.get("PIXELCNN_TRAIN") == "1"  # recomputing everything (the notebook's RETRAIN switch)
     entry = cache.get("benchmark", key, lambda folder: run(candidates, q1, small), "python -m pixelcnn bench",
-                      allowed=recompute or small)
+                      allowed=recompute or small or retrain)
     if render:
         metrics = {**entry.metrics, "report_render_seconds": render_seconds()}
         cache.remove("benchmark", key)
