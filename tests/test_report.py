@@ -216,7 +216,7 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
     assert not re.search(r"\?@(fig|tbl|sec)-", html)  # every cross-reference resolved
     assert not re.search(r"<td[^>]*>\s*nan\s*</td>", html) and "np.int64" not in html
     assert len(re.findall(r'<figure class=["\']figure', html)) >= n_figures or html.count("<img") >= n_figures
-    assert ">0.1<" not in html and "0.1 Summary" not in html
+    assert 'header-section-number">0.1<' not in html and "0.1 Summary" not in html  # the summary is unnumbered
 
     pages = pdf_pages(site / "report.pdf")
     text = "\n".join(pages)
