@@ -170,10 +170,10 @@ def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, kn
 
 
 CONVERGENCE_PANELS = {
-    "(b) marginal of the middle pixel": {"b": "Monte Carlo, prior prefixes"},
-    "(d) middle pixel given later ones": {"d": "IS, prior prefixes", "d_reverse_is": "IS, reverse-model proposals",
+    "(b) marginal of\nthe middle pixel": {"b": "Monte Carlo, prior prefixes"},
+    "(d) middle pixel\ngiven later pixels": {"d": "IS, prior prefixes", "d_reverse_is": "IS, reverse-model proposals",
                                           "d_reverse": "reverse model alone"},
-    "(g) top half given bottom half": {"g": "SIR, prior proposals", "g_reverse_is": "SIR, reverse-model proposals",
+    "(g) top half\ngiven bottom half": {"g": "SIR, prior proposals", "g_reverse_is": "SIR, reverse-model proposals",
                                        "g_gibbs": "Gibbs, n sweeps", "g_reverse": "reverse model alone"},
 }
 
