@@ -54,13 +54,6 @@ def test_one_update_accepts_with_the_likelihood_ratio_of_later_pixels():
     torch.testing.assert_close(step.log_cond, mcmc.log_conditionals(model, step.x))
 
 
-def test_full_conditionals_match_inference(tiny):
-    model, _, everything, _, _ = tiny
-    x = everything[::97]
-    torch.testing.assert_close(mcmc.full_conditionals(model, x, M), inf.full_conditional(model, x, M),
-                               atol=1e-6, rtol=0)
-
-
 def test_a_sweep_costs_one_pass_per_unknown_pixel_and_known_pixels_never_change(tiny):
     model, _, everything, _, _ = tiny
     batches = []
@@ -105,7 +98,7 @@ def test_top_half_chains_reach_the_exact_posterior_from_both_starts(tiny):
               else mcmc.prior_starts(model, image, HALF, 32, generator))
         chains = mcmc.metropolis_within_gibbs(model, x0, range(HALF), 400, generator)
         assert (chains.samples.view(-1, HEIGHT * WIDTH)[:, HALF:] == image.view(1, -1)[:, HALF:]).all()
-        found.append(mcmc.state_frequencies(chains.samples[40:], candidates, HALF, 2))
+        found.append(inf.state_frequencies(chains.samples[40:], candidates, HALF, 2))
         assert inf.total_variation(found[-1], exact) < 0.1
     assert inf.total_variation(*found) < 0.15
 
@@ -151,10 +144,10 @@ def test_tiny_check_returns_errors_per_image_and_budget():
 def test_exact_posterior_enumerates_only_the_unknown_pixels(tiny):
     model, _, everything, log_p, image = tiny
     d, candidates, exact = exact_posteriors(everything, log_p, image)
-    found, p = mcmc.exact_posterior(model, image, HALF)
+    found, p = inf.exact_posterior(model, image, HALF)
     assert torch.equal(found, candidates) and found.shape == (2**HALF, 1, HEIGHT, WIDTH)
     torch.testing.assert_close(p, exact, atol=1e-9, rtol=1e-5)
-    found, p = mcmc.exact_posterior(model, image, M + 1)
+    found, p = inf.exact_posterior(model, image, M + 1)
     torch.testing.assert_close(torch.zeros(2, dtype=torch.float64).index_add_(0, found.view(len(p), -1)[:, M], p), d,
                                atol=1e-9, rtol=1e-5)
 
@@ -164,8 +157,8 @@ def test_state_frequencies_count_each_candidate_prefix():
     candidates = inf.all_images(2, (2, 2))[torch.randperm(16, generator=generator)[:10]]  # some states, shuffled
     samples = torch.randint(0, 2, (500, 1, 2, 2), generator=generator)
     brute = torch.stack([(samples.view(500, -1) == c.view(-1)).all(1).double().mean() for c in candidates])
-    torch.testing.assert_close(mcmc.state_frequencies(samples, candidates, 4, 2), brute)
+    torch.testing.assert_close(inf.state_frequencies(samples, candidates, 4, 2), brute)
     weights = torch.rand(500, generator=generator, dtype=torch.float64)
-    first_two = mcmc.state_frequencies(samples, candidates[:1], 2, 2, weights)  # only the first 2 pixels compared
+    first_two = inf.state_frequencies(samples, candidates[:1], 2, 2, weights)  # only the first 2 pixels compared
     torch.testing.assert_close(first_two, weights[(samples.view(500, -1)[:, :2] == candidates[0].view(-1)[:2]).all(1)]
                                .sum().view(1))

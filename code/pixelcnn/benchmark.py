@@ -128,7 +128,7 @@ def run(candidates: dict[str, Config], q1: Config, small: bool = False) -> dict:
     ``candidates`` are the Q1 search configurations; the Q1 model with masked kernels and the
     course's gated model are added for the comparisons of the report.
     """
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # sampling's; training runs on the CPU
+    device = runs.default_device()  # sampling's; training runs on the CPU
     sampling_device = {"sampling_device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     configs = {**candidates, "q1": q1, "q1 (masked kernels)": q1.replace(shifted=False),
                "gated (course)": Config(arch="gated", channels=q1.channels)}

@@ -87,6 +87,11 @@ def lookup(kind: str, config: dict, root: Path | None = None) -> Entry | None:
     return Entry(folder, manifest)
 
 
+def compute_seconds(manifest: dict) -> float:
+    """What an entry cost to compute: training time summed over every resumed segment, else its wall time."""
+    return manifest["metrics"].get("train_seconds") or manifest["wall_seconds"]
+
+
 def entries_read() -> list[str]:
     """The names of the cache entries this process has read so far."""
     return sorted(_READ)

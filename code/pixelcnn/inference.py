@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .models import PixelCNNBase, check_images
+from .models import PixelCNNBase, check_images, device_of
 from .sampling import sample
 
 
@@ -52,10 +52,6 @@ def effective_sample_size(weights: torch.Tensor) -> torch.Tensor:
 def raster_index(pixel: tuple[int, int], width: int) -> int:
     """The raster index of pixel (row, col) in images ``width`` pixels wide."""
     return pixel[0] * width + pixel[1]
-
-
-def device_of(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 # Model passes run on the model's device; their inputs and results stay where the caller's images are.
@@ -102,12 +98,16 @@ def all_images(levels: int, size: tuple[int, int]) -> torch.Tensor:
     return grid.view(count, 1, height, width)
 
 
-def total_probability(model: PixelCNNBase, size: tuple[int, int], batch_size: int = 4096) -> float:
+def log_probs(model: PixelCNNBase, images: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
+    """log p(x) in nats of many images (an enumeration), in batches: float64 [N]."""
+    return torch.cat([log_prob(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)]).double()
+
+
+def total_probability(model: PixelCNNBase, size: tuple[int, int]) -> float:
     """The sum of the model's p(x) over every image of ``size``: 1 for a true (causal) likelihood."""
     images = all_images(model.levels, size)
     check_images(images, model.levels)
-    logs = torch.cat([log_prob(model, images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
-    return float(torch.logsumexp(logs.double(), 0).exp())
+    return float(torch.logsumexp(log_probs(model, images), 0).exp())
 
 
 
@@ -123,17 +123,17 @@ def conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tenso
 
 
 def full_conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
-    """p(x_index | every other pixel) for each image: [B, levels]. Exact, ``levels`` passes per image.
+    """p(x_index | every other pixel) for each image: [B, levels]. Exact, ``levels`` passes of the batch.
 
     p(x_i = v | x_-i) is proportional to p(x_1..x_D) with x_i = v; the factors before i do not
     depend on v and cancel.
     """
-    out = []
-    for image in x:
-        candidates = image.repeat(model.levels, 1, 1, 1)
-        candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
-        out.append(torch.softmax(log_prob(model, candidates).double(), dim=0))
-    return torch.stack(out)
+    logs = torch.empty(len(x), model.levels, dtype=torch.float64)
+    for v in range(model.levels):  # one pass of the whole batch per value
+        xv = x.clone()
+        xv.reshape(len(x), -1)[:, index] = v
+        logs[:, v] = pixel_log_probs(model, xv)[:, index:].double().sum(1)
+    return torch.softmax(logs, dim=1)
 
 
 def marginal_monte_carlo(model: PixelCNNBase, index: int, n: int, generator: torch.Generator,
@@ -267,7 +267,7 @@ def exact_pixel_distribution(model: PixelCNNBase, image: torch.Tensor, index: in
     """
     height, width = image.shape[-2:]
     images = all_images(model.levels, (height, width))
-    p = torch.cat([log_prob(model, images[i:i + 4096]) for i in range(0, len(images), 4096)]).double().exp()
+    p = log_probs(model, images).exp()
     flat, target = images.view(len(images), -1), image.reshape(-1)
     positions = {"nothing": [], "before": list(range(index)), "after": list(range(index + 1, height * width)),
                  "others": [j for j in range(height * width) if j != index]}[given]
@@ -276,16 +276,39 @@ def exact_pixel_distribution(model: PixelCNNBase, image: torch.Tensor, index: in
     return out / out.sum()
 
 
+def exact_posterior(model: PixelCNNBase, image: torch.Tensor, known_from: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every completion of the pixels before raster index ``known_from`` of one tiny image [1, 1, H, W]
+    (long [levels**known_from, 1, H, W], first pixel most significant) and its exact probability given
+    the pixels from ``known_from`` on [K], by enumerating only the unknown pixels."""
+    prefixes = all_images(model.levels, (1, known_from)).view(-1, known_from)
+    candidates = image.repeat(len(prefixes), 1, 1, 1).long()
+    candidates.view(len(prefixes), -1)[:, :known_from] = prefixes
+    return candidates, torch.softmax(log_probs(model, candidates), 0)
+
+
 def exact_top_half_posterior(model: PixelCNNBase, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Every image with the tiny ``image``'s bottom half [K, 1, H, W], and the exact probability of
     its top half given that bottom half [K]."""
     height, width = image.shape[-2:]
-    half = (height // 2) * width
-    images = all_images(model.levels, (height, width))
-    flat = images.view(len(images), -1)
-    keep = (flat[:, half:] == image.reshape(-1)[half:]).all(1)
-    candidates = images[keep]
-    return candidates, torch.softmax(log_prob(model, candidates).double(), 0)
+    return exact_posterior(model, image, (height // 2) * width)
+
+
+def state_frequencies(samples: torch.Tensor, candidates: torch.Tensor, positions: int, levels: int,
+                      weights: torch.Tensor | None = None) -> torch.Tensor:
+    """How often (or with what total weight) the samples [..., 1, H, W] take each distinct candidate's first
+    ``positions`` raster pixels: float64 [K] for candidates [K, 1, H, W]. Needs levels**positions < 2**62."""
+    powers = levels ** torch.arange(positions - 1, -1, -1)
+
+    def code(x: torch.Tensor) -> torch.Tensor:
+        return (x.reshape(-1, x.shape[-1] * x.shape[-2])[:, :positions].long() * powers).sum(1)
+
+    drawn, wanted = code(samples), code(candidates)
+    weights = torch.full((len(drawn),), 1 / len(drawn), dtype=torch.float64) if weights is None else weights.double()
+    known, order = wanted.sort()
+    at = torch.searchsorted(known, drawn).clamp(max=len(known) - 1)
+    hit = known[at] == drawn
+    totals = torch.zeros(len(known), dtype=torch.float64).index_add_(0, at[hit], weights[hit])
+    return torch.empty_like(totals).index_copy_(0, order, totals)
 
 
 def fit_to_distribution(model: PixelCNNBase, images: torch.Tensor, probs: torch.Tensor, steps: int = 500,

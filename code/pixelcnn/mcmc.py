@@ -43,19 +43,6 @@ def own_log_probs(log_cond: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return log_cond.gather(1, x.reshape(len(x), 1, -1)).squeeze(1)
 
 
-def full_conditionals(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
-    """p(x_index | every other pixel) for each image: float64 [B, levels]. Exact, ``levels`` passes of the batch.
-
-    Only the factors from ``index`` on depend on x_index; the earlier ones cancel.
-    """
-    logs = torch.empty(len(x), model.levels, dtype=torch.float64)
-    for v in range(model.levels):
-        xv = x.clone()
-        xv.reshape(len(x), -1)[:, index] = v
-        logs[:, v] = own_log_probs(log_conditionals(model, xv), xv)[:, index:].double().sum(1)
-    return torch.softmax(logs, dim=1)
-
-
 class Update(NamedTuple):
     """One Metropolis-within-Gibbs update of every chain at one pixel."""
 
@@ -145,7 +132,7 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: 
         if pixel is not None:
             values.append(x.view(b, -1)[:, pixel])
             if rao_blackwell_every and (s + 1) % rao_blackwell_every == 0:
-                conditionals.append(full_conditionals(model, x, pixel))
+                conditionals.append(inf.full_conditional(model, x, pixel))
                 passes += levels
     bar.close()
     model.train(was_training)
@@ -227,24 +214,6 @@ def prior_starts(model: PixelCNNBase, image: torch.Tensor, known_from: int, n: i
     return out
 
 
-def state_frequencies(samples: torch.Tensor, candidates: torch.Tensor, positions: int, levels: int,
-                      weights: torch.Tensor | None = None) -> torch.Tensor:
-    """How often (or with what total weight) the samples [..., 1, H, W] take each distinct candidate's first
-    ``positions`` raster pixels: float64 [K] for candidates [K, 1, H, W]. Needs levels**positions < 2**62."""
-    powers = levels ** torch.arange(positions - 1, -1, -1)
-
-    def code(x: torch.Tensor) -> torch.Tensor:
-        return (x.reshape(-1, x.shape[-1] * x.shape[-2])[:, :positions].long() * powers).sum(1)
-
-    drawn, wanted = code(samples), code(candidates)
-    weights = torch.full((len(drawn),), 1 / len(drawn), dtype=torch.float64) if weights is None else weights.double()
-    known, order = wanted.sort()
-    at = torch.searchsorted(known, drawn).clamp(max=len(known) - 1)
-    hit = known[at] == drawn
-    totals = torch.zeros(len(known), dtype=torch.float64).index_add_(0, at[hit], weights[hit])
-    return torch.empty_like(totals).index_copy_(0, order, totals)
-
-
 # --- Validation against enumeration on a tiny model --------------------------------------------------
 
 
@@ -290,20 +259,6 @@ def tiny_model(seed: int, levels: int = 2, sharpness: float = 4.0) -> PixelCNNBa
     return model
 
 
-def _enumerate(model: PixelCNNBase, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([inf.log_prob(model, images[i:i + 8192]) for i in range(0, len(images), 8192)]).double()
-
-
-def exact_posterior(model: PixelCNNBase, image: torch.Tensor, known_from: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every completion of the pixels before raster index ``known_from`` of one tiny image [1, 1, H, W]
-    (long [levels**known_from, 1, H, W], first pixel most significant) and its exact probability given
-    the pixels from ``known_from`` on [K], by enumeration."""
-    prefixes = inf.all_images(model.levels, (1, known_from)).view(-1, known_from)
-    candidates = image.repeat(len(prefixes), 1, 1, 1).long()
-    candidates.view(len(prefixes), -1)[:, :known_from] = prefixes
-    return candidates, torch.softmax(_enumerate(model, candidates), 0)
-
-
 def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2**16), size: tuple[int, int] = (4, 4),
                levels: int = 2, n_images: int = 3, chains: int = 16, sharpness: float = 4.0,
                reverse_steps: int = 40, fit_images: int = 2048, images: torch.Tensor | None = None) -> TinyCheck:
@@ -332,7 +287,8 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
     reverse = inf.fit_to_distribution(build("simple", levels=levels, channels=8, layers=2, first_kernel_size=3),
                                       data, torch.full((fit_images,), 1 / fit_images), steps=reverse_steps)
     held_out = sample(model, 4096, size=size, generator=generator)
-    kl_bits = float((_enumerate(model, held_out) - _enumerate(reverse, inf.rotate(held_out))).mean() / math.log(2))
+    gap = inf.log_probs(model, held_out) - inf.log_probs(reverse, inf.rotate(held_out))  # nats per image
+    kl_bits = float(gap.mean() / math.log(2))
 
     if images is None:
         images = sample(model, n_images, size=size, generator=generator)
@@ -353,9 +309,9 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
     tv = inf.total_variation
     for image in images:
         image = image.unsqueeze(0)
-        candidates, p = exact_posterior(model, image, m + 1)
+        candidates, p = inf.exact_posterior(model, image, m + 1)
         exact_d = torch.zeros(levels, dtype=torch.float64).index_add_(0, candidates.view(len(p), -1)[:, m], p)
-        candidates, exact_g = exact_posterior(model, image, half)
+        candidates, exact_g = inf.exact_posterior(model, image, half)
         exact.append(exact_d)
         record("g_entropy_bits", -(exact_g * exact_g.clamp(min=1e-300).log2()).sum())
         record("d_reverse", tv(inf.reverse_conditional(reverse, image, m)[0], exact_d))
@@ -386,7 +342,7 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
             s = sweeps_within(budget, half)
             for start, name in (("reverse", "g_mcmc"), ("prior", "g_mcmc_prior_start")):
                 drawn = runs[start, "g"].samples[s // 4:s]
-                record(name, tv(state_frequencies(drawn, candidates, half, levels), exact_g))
+                record(name, tv(inf.state_frequencies(drawn, candidates, half, levels), exact_g))
 
             n = max(1, budget // (m + levels))  # a prefix sample, then every value of the pixel scored
             record("d_is_prior", tv(inf.conditional_on_later_pixels(model, image, m, n, generator).p, exact_d))
@@ -396,15 +352,15 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
             n = max(1, budget // (half + 1))
             proposals = sample(model, n, stop=half, size=size, generator=generator)
             w = inf.complete_top_half_sir(model, image, proposals, 1, generator).weights
-            record("g_sir_prior", tv(state_frequencies(proposals, candidates, half, levels, w), exact_g))
+            record("g_sir_prior", tv(inf.state_frequencies(proposals, candidates, half, levels, w), exact_g))
             r = inf.reverse_proposals(model, reverse, image, half, max(1, budget // (half + 2)), generator)
-            record("g_is_reverse", tv(state_frequencies(r.samples, candidates, half, levels, r.weights),
+            record("g_is_reverse", tv(inf.state_frequencies(r.samples, candidates, half, levels, r.weights),
                                       exact_g))
         d_runs, g_runs = (runs["reverse", "d"], runs["prior", "d"]), (runs["reverse", "g"], runs["prior", "g"])
         record("acceptance_d", torch.cat([c.acceptance for c in d_runs], 1).mean())
         record("acceptance_g", torch.cat([c.acceptance for c in g_runs], 1).mean())
         record("agreement_d", agreement(*d_runs, burn_in=longest["d"] // 4).pixel_tv)
-        g_freq = [state_frequencies(c.samples[longest["g"] // 4:], candidates, half, levels) for c in g_runs]
+        g_freq = [inf.state_frequencies(c.samples[longest["g"] // 4:], candidates, half, levels) for c in g_runs]
         record("agreement_g", tv(*g_freq))
 
     per_image = {"d_reverse", "g_reverse", "g_entropy_bits", "acceptance_d", "acceptance_g", "agreement_d",

@@ -16,7 +16,8 @@ from torch import nn
 from .config import ARCHS, check_model_options
 from .layers import MaskedConv, stack_conv
 
-__all__ = ["ARCHS", "GatedPixelCNN", "SimplePixelCNN", "bits_per_dim", "build", "check_images", "count_parameters"]
+__all__ = ["ARCHS", "GatedPixelCNN", "SimplePixelCNN", "bits_per_dim", "build", "check_images", "count_parameters",
+           "device_of"]
 
 
 def check_images(x: torch.Tensor, levels: int) -> None:
@@ -157,6 +158,11 @@ def build(arch: str, **options) -> PixelCNNBase:
     if arch == "gated":
         return GatedPixelCNN(**options)
     return SimplePixelCNN(causal=arch == "simple", **options)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device a model's parameters are on."""
+    return next(model.parameters()).device
 
 
 def bits_per_dim(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

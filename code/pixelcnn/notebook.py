@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from . import cache
 from .config import PACKAGE_DIR, cache_dir, project_root
 
 INCLUDE = re.compile(r"^\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.MULTILINE)
@@ -103,8 +104,9 @@ class Numbering:
     def of(cls, body: str) -> Numbering:
         numbering, counters, figures, tables = cls(), [0] * 6, 0, 0
         items = [(m.start(), "chunk", m.group(1)) for m in LABEL_OPTION.finditer(body)]
+        chunks = [m.span() for m in CHUNK.finditer(body)]
         items += [(m.start(), "heading", m) for m in re.finditer(r"^#{1,6}\s.*$", body, re.MULTILINE)
-                  if not _inside_chunk(body, m.start())]
+                  if not any(start < m.start() < end for start, end in chunks)]
         items += [(m.start(), "caption", m.group(1)) for m in re.finditer(r"\{#(tbl-[\w-]+)\}", body)]
         for _, kind, item in sorted(items, key=lambda i: i[0]):
             if kind == "heading":
@@ -137,10 +139,6 @@ class Numbering:
             return self.labels[match.group(1)]
 
         return REFERENCE.sub(name, text)
-
-
-def _inside_chunk(body: str, position: int) -> bool:
-    return any(m.start() < position < m.end() for m in CHUNK.finditer(body))
 
 
 def _shown_for_notebook(attributes: str) -> bool | None:
@@ -322,11 +320,8 @@ def payload(entries: list[str]) -> str:
 
 def compute_hours(entries: list[str]) -> float:
     """Hours it took to compute the named cache entries, from their manifests (training: every segment)."""
-    seconds = 0.0
-    for name in entries:
-        manifest = json.loads((cache_dir() / name / "manifest.json").read_text())
-        seconds += manifest["metrics"].get("train_seconds") or manifest["wall_seconds"]
-    return seconds / 3600
+    manifests = [json.loads((cache_dir() / name / "manifest.json").read_text()) for name in entries]
+    return sum(map(cache.compute_seconds, manifests)) / 3600
 
 
 def setup_cell(entries: list[str]) -> nbformat.NotebookNode:

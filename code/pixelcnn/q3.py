@@ -63,7 +63,11 @@ def results_inputs(seed: int = 0) -> dict:
 
 def results(seed: int = 0) -> Results:
     """Every Q3 quantity for the conditioning test images (cached; minutes on a CPU to compute)."""
-    return _typed(Results, cache.tensors("estimate", results_inputs(seed), _compute_results))
+    return _results(results_inputs(seed))
+
+
+def _results(inputs: dict) -> Results:
+    return _typed(Results, cache.tensors("estimate", inputs, _compute_results))
 
 
 def _compute_results(inputs: dict) -> dict:
@@ -152,7 +156,7 @@ def _compute_reverse(inputs: dict) -> dict:
         seconds["g_reverse_is"] += time.perf_counter() - clock
     out.update(d_reverse_is=torch.stack(d), d_reverse_is_ess=torch.stack(d_ess), g_reverse=torch.cat(g_reverse),
                g_reverse_is=torch.cat(g), g_reverse_is_ess=torch.stack(g_ess), seconds=seconds)
-    completions = {"original": x, "g": _typed(Results, cache.tensors("estimate", forward, _compute_results)).g,
+    completions = {"original": x, "g": _results(forward).g,
                    "g_reverse": out["g_reverse"], "g_reverse_is": out["g_reverse_is"]}
     with torch.no_grad():
         out["forward_bpd"] = {name: bits_per_dim(model, c.to(device)).mean().item() for name, c in completions.items()}
@@ -230,12 +234,6 @@ def _compute_convergence(inputs: dict) -> dict:
             **_errors(model, reverse, images, inputs["budgets"], inputs["repeats"], seed)}
 
 
-def _frequencies(drawn: torch.Tensor, tops: torch.Tensor, half: int) -> torch.Tensor:
-    """How often each of ``tops`` (the candidate top halves) occurs among the drawn images."""
-    drawn = drawn.reshape(len(drawn), -1)[:, :half]
-    return torch.stack([(drawn == t).all(1).double().mean() for t in tops])
-
-
 def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repeats: int,
             seed: int) -> dict[str, torch.Tensor]:
     """Total-variation error of each approximation against enumeration, averaged over images and repeats,
@@ -249,13 +247,13 @@ def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repe
     index, half, pixels = inf.raster_index((height // 2, width // 2), width), (height // 2) * width, height * width
     generator, tv = torch.Generator().manual_seed(seed), inf.total_variation
     exact_b = inf.exact_pixel_distribution(model, images[:1], index, "nothing")
-    cases = []
+    cases, frequencies = [], lambda drawn, c: inf.state_frequencies(drawn, c["candidates"], half, model.levels)
     for image in images:
         image = image.unsqueeze(0)
         candidates, p = inf.exact_top_half_posterior(model, image)
         q = inf.pixel_log_probs(reverse_model, inf.rotate(candidates))[:, pixels - half:].sum(1).double().exp()
         cases.append({"image": image, "d": inf.exact_pixel_distribution(model, image, index, "after"),
-                      "tops": candidates.view(len(candidates), -1)[:, :half], "p": p, "q": q})
+                      "candidates": candidates, "p": p, "q": q})
     fixed = {"d_reverse": torch.stack([tv(inf.reverse_conditional(reverse_model, c["image"], index)[0], c["d"])
                                        for c in cases]).mean(),
              "g_reverse": torch.stack([tv(c["q"], c["p"]) for c in cases]).mean()}
@@ -273,14 +271,14 @@ def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repe
                                                                                  model.levels), c["d"]))
                 proposals = sample(model, n, stop=half, size=(height, width), generator=generator)
                 drawn = inf.complete_top_half_sir(model, image, proposals, 4 * n, generator).samples
-                found["g"].append(tv(_frequencies(drawn, c["tops"], half), c["p"]))
+                found["g"].append(tv(frequencies(drawn, c), c["p"]))
                 r = inf.reverse_proposals(model, reverse_model, image, half, n, generator)
                 drawn = inf.resample(r.samples, r.weights, 4 * n, generator)
-                found["g_reverse_is"].append(tv(_frequencies(drawn, c["tops"], half), c["p"]))
+                found["g_reverse_is"].append(tv(frequencies(drawn, c), c["p"]))
                 start = image.clone()
                 start.view(-1)[:half] = proposals[0].view(-1)[:half]
                 chain = inf.gibbs(model, start, list(range(half)), n, generator)
-                found["g_gibbs"].append(tv(_frequencies(chain, c["tops"], half), c["p"]))
+                found["g_gibbs"].append(tv(frequencies(chain, c), c["p"]))
         for name in names:
             errors[name].append(torch.stack(found[name]).double().mean())
     return {"budgets": torch.tensor(budgets), **{k: torch.stack(v) for k, v in errors.items()}, **fixed}

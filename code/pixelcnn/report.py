@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import runs
+from . import cache, runs
 from .config import PACKAGE_DIR, cache_dir, project_root
 from .notebook import submission
 
@@ -124,7 +124,7 @@ def provenance_table():
     for manifest_path in sorted(cache_dir().glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
         metrics = m.get("metrics", {})
-        seconds = metrics.get("train_seconds") or m["wall_seconds"]
+        seconds = cache.compute_seconds(m)
         what = names.get(key(m["config"]), "") if m["kind"] == "train" else ""
         rows.append({"entry": manifest_path.parent.name, "run": what or "–", "test bits/dim": metrics.get("test_bpd"),
                      "minutes": seconds / 60, "device": m["hardware"]["device"],

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .models import GatedPixelCNN, PixelCNNBase, check_images
+from .models import GatedPixelCNN, PixelCNNBase, check_images, device_of
 
 
 def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | None = None, start: int = 0,
@@ -48,7 +48,7 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
         raise ValueError(f"method must be 'fast' or 'naive', got {method!r}")
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else device_of(model)
     model.to(device)
     home, x = images.device, images.to(device, torch.long, copy=True)
     x.view(len(x), -1)[:, start:] = 0  # unknown pixels are zero until drawn (the non-causal model sees them)

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from . import cache
 from .config import Config, cache_dir
 from .data import TRAIN_SIZE, ensure_mnist, load_images
-from .models import bits_per_dim, build, count_parameters
+from .models import bits_per_dim, build, count_parameters, device_of
 
 
 class MNISTDataModule(L.LightningDataModule):
@@ -202,7 +202,7 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 500
     model's; the model is moved there)."""
     from tqdm import tqdm
 
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else device_of(model)
     model.to(device).eval()
     total = 0.0
     with torch.no_grad():
