@@ -141,7 +141,7 @@ def module_table():
     """One row per module of the package: its name, length and what it is for."""
     import pandas as pd
 
-    return pd.DataFrame([{"module": f"`{p.name}`", "lines": len(p.read_text().splitlines()), "what it holds":
+    return pd.DataFrame([{"module": f"`{p.stem}`", "lines": len(p.read_text().splitlines()), "what it holds":
                           _docstring_summary(p)} for p in sorted(PACKAGE_DIR.glob("*.py"))])
 
 
