@@ -137,12 +137,12 @@ def _docstring_summary(path: Path) -> str:
     return doc.split("\n\n")[0].replace("\n", " ")
 
 
-def module_table():
-    """One row per module of the package: its name, length and what it is for."""
-    import pandas as pd
+def module_list():
+    """The package's modules as a Markdown list: name, length and what each is for."""
+    from IPython.display import Markdown
 
-    return pd.DataFrame([{"module": f"`{p.stem}`", "lines": len(p.read_text().splitlines()), "what it holds":
-                          _docstring_summary(p)} for p in sorted(PACKAGE_DIR.glob("*.py"))])
+    return Markdown("\n".join(f"- `{p.name}` ({len(p.read_text().splitlines())} lines): {_docstring_summary(p)}"
+                               for p in sorted(PACKAGE_DIR.glob("*.py"))))
 
 
 def source_listings():
