@@ -64,6 +64,11 @@ def entry_folder(kind: str, config: dict, root: Path | None = None) -> Path:
     return Path(root or cache_dir()) / f"{kind}-{entry_key(kind, config)}"
 
 
+def work_folder(kind: str, config: dict) -> Path:
+    """Where a long computation of an entry keeps its checkpoints until the entry is published (not cached)."""
+    return cache_dir() / "runs" / entry_key(kind, config)
+
+
 def lookup(kind: str, config: dict, root: Path | None = None) -> Entry | None:
     """The verified entry for (kind, config), or None when there is none."""
     folder = entry_folder(kind, config, root)

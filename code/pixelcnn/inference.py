@@ -8,6 +8,7 @@ size is ``(height, width)``, taken from the images wherever there are images.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import NamedTuple
 
 import torch
@@ -31,6 +32,7 @@ class Weighted(NamedTuple):
     p: torch.Tensor
     ess: torch.Tensor
     weights: torch.Tensor
+    log_evidence: torch.Tensor  # log of the mean unnormalised weight: an estimate of log p(given pixels)
 
 
 class Proposals(NamedTuple):
@@ -42,6 +44,12 @@ class Proposals(NamedTuple):
     samples: torch.Tensor
     weights: torch.Tensor
     ess: torch.Tensor
+    log_evidence: torch.Tensor  # log of the mean unnormalised weight: an estimate of log p(given pixels)
+
+
+def log_mean_exp(log_w: torch.Tensor) -> torch.Tensor:
+    """log of the mean of exp(log_w), computed stably."""
+    return torch.logsumexp(log_w.double(), dim=0) - math.log(len(log_w))
 
 
 def effective_sample_size(weights: torch.Tensor) -> torch.Tensor:
@@ -164,9 +172,11 @@ def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, index: int
         candidates.view(model.levels, -1)[:, :index] = prefix.view(-1)[:index]
         candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
         joint[k] = pixel_log_probs(model, candidates)[:, index:].sum(1).double()  # [levels]
-    weights = torch.softmax(torch.logsumexp(joint, dim=1), dim=0)  # each prefix's p(x_>=i given), v summed out
+    log_w = torch.logsumexp(joint, dim=1)  # each prefix's p(given later pixels | prefix), v summed out
+    weights = torch.softmax(log_w, dim=0)
     posterior = torch.softmax(torch.logsumexp(joint, dim=0), dim=0)
-    return Weighted(p=posterior, ess=effective_sample_size(weights), weights=weights)
+    return Weighted(p=posterior, ess=effective_sample_size(weights), weights=weights,
+                    log_evidence=log_mean_exp(log_w))
 
 
 def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
@@ -181,9 +191,10 @@ def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: 
     half = (height // 2) * width
     candidates = bottom.repeat(len(proposals), 1, 1, 1)
     candidates.view(len(proposals), -1)[:, :half] = proposals.view(len(proposals), -1)[:, :half]
-    weights = torch.softmax(pixel_log_probs(model, candidates)[:, half:].sum(1).double(), dim=0)
+    log_w = pixel_log_probs(model, candidates)[:, half:].sum(1).double()
+    weights = torch.softmax(log_w, dim=0)
     return Proposals(samples=resample(candidates, weights, n, generator), weights=weights,
-                     ess=effective_sample_size(weights))
+                     ess=effective_sample_size(weights), log_evidence=log_mean_exp(log_w))
 
 
 def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
@@ -240,8 +251,10 @@ def reverse_proposals(model: PixelCNNBase, reverse_model: PixelCNNBase, x: torch
     samples = sample_before(reverse_model, x, known_from, n, generator, progress)
     height, width = x.shape[-2:]
     log_q = pixel_log_probs(reverse_model, rotate(samples))[:, height * width - known_from:].sum(1)
-    weights = torch.softmax((log_prob(model, samples) - log_q).double(), dim=0)
-    return Proposals(samples=samples, weights=weights, ess=effective_sample_size(weights))
+    log_w = (log_prob(model, samples) - log_q).double()
+    weights = torch.softmax(log_w, dim=0)
+    return Proposals(samples=samples, weights=weights, ess=effective_sample_size(weights),
+                     log_evidence=log_mean_exp(log_w))
 
 
 def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, index: int,

@@ -19,8 +19,10 @@ reverse-order model.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -143,6 +145,46 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: 
     return Chains(torch.stack(samples) if samples else x.new_zeros(0, *x.shape), torch.stack(acceptance),
                   torch.stack(log_p), passes, pixel, stack(values), stack(recycled), stack(conditionals),
                   rao_blackwell_every if conditionals else 0)
+
+
+def concatenate(parts: list[Chains]) -> Chains:
+    """One run from consecutive runs of the same chains (each started from the last samples of the one before)."""
+    def cat(name: str) -> torch.Tensor | None:
+        items = [getattr(c, name) for c in parts]
+        return None if items[0] is None else torch.cat(items)
+
+    first = parts[0]
+    return Chains(cat("samples"), cat("acceptance"), cat("log_p"), sum(c.passes for c in parts), first.pixel,
+                  cat("values"), cat("recycled"), cat("full_conditionals"), first.every)
+
+
+def run_resumable(model: PixelCNNBase, starts: torch.Tensor, unknown: list[int], sweeps: int, chunk: int,
+                  generator: torch.Generator, checkpoint: Path, *, pixel: int | None = None,
+                  progress: bool = False) -> tuple[Chains, float]:
+    """``metropolis_within_gibbs`` in chunks of ``chunk`` sweeps, saved to ``checkpoint`` after each chunk so a
+    killed run resumes where it stopped (same random numbers, same result). With ``pixel``, its full
+    conditional is computed after every chunk. Returns the chains and the seconds spent over all segments."""
+    if sweeps % chunk:
+        raise ValueError(f"sweeps ({sweeps}) must be a multiple of chunk ({chunk})")
+    parts, seconds = [], 0.0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        parts, seconds = [Chains(**p) for p in state["parts"]], state["seconds"]
+        generator.set_state(state["generator"])
+    while len(parts) * chunk < sweeps:
+        clock = time.perf_counter()
+        x = parts[-1].samples[-1] if parts else starts
+        parts.append(metropolis_within_gibbs(model, x, unknown, chunk, generator, pixel=pixel,
+                                             rao_blackwell_every=chunk if pixel is not None else 0,
+                                             progress=progress))
+        seconds += time.perf_counter() - clock
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"parts": [asdict(p) for p in parts], "seconds": seconds, "generator": generator.get_state()},
+                   checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+        if progress:
+            print(f"MCMC: {len(parts) * chunk} of {sweeps} sweeps done, {seconds / 60:.1f} min", flush=True)
+    return concatenate(parts), seconds
 
 
 # --- Estimates and diagnostics from the chains ------------------------------------------------------

@@ -30,7 +30,7 @@ MIDDLE_INDEX = inf.raster_index(MIDDLE, SIZE[1])
 HALF = (SIZE[0] // 2) * SIZE[1]  # raster index of the first pixel of the bottom half
 
 
-def _typed(cls, values: dict):
+def typed(cls, values: dict):
     return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
@@ -67,7 +67,7 @@ def results(seed: int = 0) -> Results:
 
 
 def _results(inputs: dict) -> Results:
-    return _typed(Results, cache.tensors("estimate", inputs, _compute_results))
+    return typed(Results, cache.tensors("estimate", inputs, _compute_results))
 
 
 def _compute_results(inputs: dict) -> dict:
@@ -127,7 +127,7 @@ def reverse_inputs(seed: int = 0) -> dict:
 
 def reverse_results(seed: int = 0) -> ReverseResults:
     """(d) and (g) with the reverse-order model (cached; minutes on a CPU)."""
-    return _typed(ReverseResults, cache.tensors("estimate", reverse_inputs(seed), _compute_reverse))
+    return typed(ReverseResults, cache.tensors("estimate", reverse_inputs(seed), _compute_reverse))
 
 
 def _compute_reverse(inputs: dict) -> dict:
@@ -182,7 +182,7 @@ def heldout_inputs() -> dict:
 
 def heldout() -> Heldout:
     """The held-out check of (c) and (e) (cached; a minute on a CPU)."""
-    return _typed(Heldout, cache.tensors("estimate", heldout_inputs(), _compute_heldout))
+    return typed(Heldout, cache.tensors("estimate", heldout_inputs(), _compute_heldout))
 
 
 def _compute_heldout(inputs: dict) -> dict:

@@ -54,6 +54,11 @@ BUDGETS = {
         "reverse_proposals": 512,
         "heldout_images": tuple(range(100, 164)),  # test images for the held-out check, none of them in q3_images
         "convergence": {"budgets": (4, 16, 64, 256, 1024), "repeats": 5},
+        # MCMC for (d) and (g): chains per start and image, sweeps (saved every chunk; (d)'s full conditional
+        # after each chunk), the sweeps discarded, the (d) images (middle pixel black, on a stroke, on an
+        # edge) and the seeds of the (d) estimators.
+        "mcmc": {"chains_per_start": 4, "sweeps": 16, "chunk": 4, "burn_in": 4, "d_images": (0, 2, 6),
+                 "seeds": (0, 1, 2)},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
     },
     "smoke": {
@@ -66,6 +71,7 @@ BUDGETS = {
         "reverse_proposals": 4,
         "heldout_images": (100, 101),
         "convergence": {"budgets": (4, 16), "repeats": 1},
+        "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0,), "seeds": (0,)},
         "benchmark_small": True,
     },
 }

@@ -30,7 +30,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import cache
-from .config import Config, cache_dir
+from .config import Config
 from .data import TRAIN_SIZE, ensure_mnist, load_images
 from .models import bits_per_dim, build, count_parameters, device_of
 
@@ -143,7 +143,7 @@ class TrainClock(Callback):
 
 def run_folder(config: Config) -> Path:
     """Where a run keeps its checkpoints and logs while training (not part of the cache)."""
-    return cache_dir() / "runs" / cache.entry_key("train", config.to_dict())
+    return cache.work_folder("train", config.to_dict())
 
 
 def merged_metrics(folder: Path) -> pd.DataFrame:

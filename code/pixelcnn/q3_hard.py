@@ -1,0 +1,224 @@
+"""Q3's hard quantities (d) and (g) held to the forward model's own conditional, the one they ask for.
+
+``chains``: Metropolis-within-Gibbs chains (``mcmc``) on MNIST, half of them started from the
+reverse model's completions and half from the forward model's own samples. ``d_estimators``: the
+(d) estimators of chapter 3 over several seeds, with their evidence estimates, judged against the
+chains' Rao-Blackwellised estimate. ``g_pools``: (g) completions each resampled from its own pool
+of proposals. Each result is cached under the inputs its ``*_inputs`` function declares.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import cache, mcmc
+from . import inference as inf
+from .data import load_images
+from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
+from .runs import budget, identity, load_identity
+
+STARTS = ("reverse", "prior")  # where the chains of each conditioning image start, in this order
+
+
+@dataclass(frozen=True)
+class HardChains:
+    """The chains of one question: B = images x starts x chains, in that order."""
+
+    images: torch.Tensor  # long [N, 1, 28, 28]: the conditioning test images
+    starts: torch.Tensor  # uint8 [B, 1, 28, 28]: the starting states
+    samples: torch.Tensor  # uint8 [S, B, 1, 28, 28]: the state after every sweep
+    acceptance: torch.Tensor  # [S, B]: fraction of each sweep's proposals accepted
+    log_p: torch.Tensor  # [S, B]: log p(x) in nats after every sweep
+    start_log_p: torch.Tensor  # [B]: log p(x) of the starting states
+    full_conditionals: torch.Tensor  # (d) [S // every, B, 256]: p(x_middle | all others) along the chains
+    recycled: torch.Tensor  # (d) [S, B, 256]: each update's expected next middle value
+    every: int  # the full conditionals follow sweeps every-1, 2 every-1, ...
+    passes: int  # forward passes of the batch
+    seconds: float  # compute time, the starts included
+
+    @property
+    def per_image(self) -> int:
+        return self.starts.shape[0] // len(self.images)
+
+    def group(self, tensor: torch.Tensor, image: int, start: str | None = None) -> torch.Tensor:
+        """The columns (dim 1) of ``tensor`` that belong to one image, and to one start if given."""
+        chains = self.per_image // len(STARTS)
+        first = image * self.per_image + (STARTS.index(start) * chains if start else 0)
+        return tensor[:, first:first + (chains if start else self.per_image)]
+
+
+def chains_inputs(question: str, seed: int = 0) -> dict:
+    """Everything the chains of question "d" or "g" depend on."""
+    b = budget()["mcmc"]
+    images = b["d_images"] if question == "d" else budget()["q3_images"]
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
+            "images": list(images), "chains_per_start": b["chains_per_start"], "sweeps": b["sweeps"],
+            "chunk": b["chunk"], "seed": seed}
+
+
+def chains(question: str, seed: int = 0) -> HardChains:
+    """The MCMC chains of question "d" (unknown: pixels 0..middle) or "g" (unknown: the top half); cached,
+    resumable, about an hour on a CPU."""
+    values = cache.tensors("estimate", chains_inputs(question, seed), _compute_chains)
+    return HardChains(**values)
+
+
+def _compute_chains(inputs: dict) -> dict:
+    clock = time.perf_counter()
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    known_from = middle + 1 if inputs["question"] == "d" else HALF
+    x, n = load_images("test")[inputs["images"]].long(), inputs["chains_per_start"]
+    starts = torch.cat([torch.cat([inf.sample_before(reverse, x[k:k + 1], known_from, n, generator),
+                                   mcmc.prior_starts(model, x[k:k + 1], known_from, n, generator)])
+                        for k in range(len(x))])
+    start_seconds = time.perf_counter() - clock
+    checkpoint = cache.work_folder("estimate", inputs) / "chains.pt"
+    run, seconds = mcmc.run_resumable(model, starts, list(range(known_from)), inputs["sweeps"], inputs["chunk"],
+                                      generator, checkpoint, pixel=middle if inputs["question"] == "d" else None,
+                                      progress=True)
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    empty = torch.zeros(0)
+    return {"images": x, "starts": starts.to(torch.uint8), "samples": run.samples.to(torch.uint8),
+            "acceptance": run.acceptance, "log_p": run.log_p, "start_log_p": inf.log_prob(model, starts).double(),
+            "full_conditionals": empty if run.full_conditionals is None else run.full_conditionals,
+            "recycled": empty if run.recycled is None else run.recycled, "every": run.every, "passes": run.passes,
+            "seconds": start_seconds + seconds}
+
+
+def burn_in() -> int:
+    """Sweeps discarded from the start of every chain."""
+    return budget()["mcmc"]["burn_in"]
+
+
+def d_reference(c: HardChains, start: str | None = None) -> torch.Tensor:
+    """The chains' estimate of (d) per image [N, 256]: the middle pixel's full conditionals averaged over the
+    chains (of one start, or all) and the sweeps after the burn-in (Rao-Blackwellised)."""
+    sweep = (torch.arange(len(c.full_conditionals)) + 1) * c.every - 1
+    kept = c.full_conditionals[sweep >= burn_in()]
+    return torch.stack([c.group(kept, k, start).reshape(-1, kept.shape[-1]).mean(0) for k in range(len(c.images))])
+
+
+@dataclass(frozen=True)
+class DEstimators:
+    """(d) by every method of chapter 3, per seed [R] and image [N]."""
+
+    images: torch.Tensor  # long [N, 1, 28, 28]
+    is_prior: torch.Tensor  # [R, N, 256]: importance sampling with prior prefixes
+    is_prior_ess: torch.Tensor  # [R, N]
+    is_prior_log_evidence: torch.Tensor  # [R, N]: log of the mean weight, an estimate of log p(x_>m) in nats
+    is_reverse: torch.Tensor  # [R, N, 256]: importance sampling with reverse-model proposals
+    is_reverse_ess: torch.Tensor
+    is_reverse_log_evidence: torch.Tensor
+    reverse: torch.Tensor  # [N, 256]: the reverse model alone
+    seconds: dict
+
+
+def d_estimators_inputs() -> dict:
+    """Everything ``d_estimators`` depends on."""
+    b = budget()
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "pixel": list(MIDDLE),
+            "images": list(b["mcmc"]["d_images"]), "seeds": list(b["mcmc"]["seeds"]),
+            "later_prefixes": b["q3"]["later_prefixes"], "proposals": b["reverse_proposals"]}
+
+
+def d_estimators() -> DEstimators:
+    """The (d) estimators over several seeds (cached; about ten minutes on a CPU)."""
+    return typed(DEstimators, cache.tensors("estimate", d_estimators_inputs(), _compute_d_estimators))
+
+
+def _compute_d_estimators(inputs: dict) -> dict:
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    x = load_images("test")[inputs["images"]].long()
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    out: dict[str, list] = {}
+    seconds = {"is_prior": 0.0, "is_reverse": 0.0}
+    for seed in inputs["seeds"]:
+        generator = torch.Generator().manual_seed(seed)
+        for k in range(len(x)):
+            clock = time.perf_counter()
+            w = inf.conditional_on_later_pixels(model, x[k:k + 1], middle, inputs["later_prefixes"], generator)
+            seconds["is_prior"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            r = inf.reverse_proposals(model, reverse, x[k:k + 1], middle + 1, inputs["proposals"], generator)
+            seconds["is_reverse"] += time.perf_counter() - clock
+            for name, value in (("is_prior", w.p), ("is_prior_ess", w.ess), ("is_prior_log_evidence", w.log_evidence),
+                                ("is_reverse", inf.weighted_pixel_distribution(r.samples, r.weights, middle,
+                                                                                model.levels)),
+                                ("is_reverse_ess", r.ess), ("is_reverse_log_evidence", r.log_evidence)):
+                out.setdefault(name, []).append(value.double())
+    shape = (len(inputs["seeds"]), len(x))
+    result = {name: torch.stack(v).view(*shape, *v[0].shape) for name, v in out.items()}
+    return {"images": x, **result, "reverse": inf.reverse_conditional(reverse, x, middle), "seconds": seconds}
+
+
+@dataclass(frozen=True)
+class GPools:
+    """(g) completions, each resampled from its own pool of proposals: [N * pools, 1, 28, 28], image-major."""
+
+    images: torch.Tensor
+    prior: torch.Tensor  # SIR with the forward model's own top halves as proposals
+    prior_ess: torch.Tensor  # [N, pools]
+    prior_log_evidence: torch.Tensor  # [N, pools]: log p(bottom half) estimated, nats
+    reverse: torch.Tensor  # SIR with the reverse model's completions as proposals
+    reverse_ess: torch.Tensor
+    reverse_log_evidence: torch.Tensor
+    seconds: dict
+
+
+def g_pools_inputs(seed: int = 0) -> dict:
+    """Everything ``g_pools`` depends on."""
+    b = budget()
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "images": list(b["q3_images"]),
+            "pools": b["q3"]["completions"], "proposals": b["reverse_proposals"], "seed": seed}
+
+
+def g_pools(seed: int = 0) -> GPools:
+    """(g) by SIR with independent pools (cached; about ten minutes on a CPU)."""
+    return typed(GPools, cache.tensors("estimate", g_pools_inputs(seed), _compute_g_pools))
+
+
+def _compute_g_pools(inputs: dict) -> dict:
+    from .sampling import sample
+
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    x, pools, k = load_images("test")[inputs["images"]].long(), inputs["pools"], inputs["proposals"]
+    out: dict[str, list] = {}
+    clock = time.perf_counter()
+    proposals = sample(model, pools * k, stop=HALF, generator=generator, progress=True).split(k)
+    seconds = {"prior": time.perf_counter() - clock, "reverse": 0.0}
+    for image in x:
+        image = image.unsqueeze(0)
+        for pool in range(pools):
+            clock = time.perf_counter()
+            p = inf.complete_top_half_sir(model, image, proposals[pool], 1, generator)
+            seconds["prior"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            r = inf.reverse_proposals(model, reverse, image, HALF, k, generator)
+            drawn = inf.resample(r.samples, r.weights, 1, generator)
+            seconds["reverse"] += time.perf_counter() - clock
+            for name, value in (("prior", p.samples), ("prior_ess", p.ess), ("prior_log_evidence", p.log_evidence),
+                                ("reverse", drawn), ("reverse_ess", r.ess),
+                                ("reverse_log_evidence", r.log_evidence)):
+                out.setdefault(name, []).append(value)
+    result = {name: torch.cat(v) if name in ("prior", "reverse") else torch.stack(v).double().view(len(x), pools)
+              for name, v in out.items()}
+    return {"images": x, **result, "seconds": seconds}
+
+
+def ink(images: torch.Tensor) -> torch.Tensor:
+    """The mean intensity (0 to 1) of the top half of each image [B]."""
+    return images.reshape(len(images), -1)[:, :HALF].double().mean(1) / 255
+
+
+def log_p_bits(images: torch.Tensor) -> torch.Tensor:
+    """The forward model's log2 p(x) of each image [B], in bits."""
+    model = load_identity(identity(MODEL))
+    return inf.log_prob(model, images.long()).double() / math.log(2)
