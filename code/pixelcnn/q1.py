@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import cache
+from .benchmark import training_throughput
 from .config import Config
-from .runs import SEARCH, config, trained
+from .runs import EQUAL_DEPTH, SEARCH, SEARCH_REPEATS, SEARCH_SEEDS, config, trained
 
 
 def rows_seen_above(c: Config) -> int:
@@ -15,14 +17,51 @@ def rows_seen_above(c: Config) -> int:
 
 def search_table(speed: dict) -> pd.DataFrame:
     """The equal-budget configuration search: architecture, size, throughput (``speed``: the benchmark's
-    metrics) and validation bits/dim of each candidate, indexed by run name."""
+    metrics) and validation bits/dim of each candidate with every seed and their mean, indexed by run name."""
     rows = []
     for name in SEARCH:
         c, metrics = config(name), trained(name).metrics
+        seeds = {SEARCH_SEEDS[0]: metrics["val_bpd"],
+                 **{seed: trained(f"{name}-seed{seed}").metrics["val_bpd"] for seed in SEARCH_SEEDS[1:]}}
         rows.append({"run": name, "layers": c.layers, "channels": c.channels, "kernel": c.kernel_size,
-                     "first kernel": c.first_kernel_size, "residual": c.residual, "parameters": metrics["parameters"],
-                     "images/s": speed["training"][name]["images_per_second"], "val bits/dim": metrics["val_bpd"],
-                     "rows seen above": rows_seen_above(c)})
+                     "first kernel": c.first_kernel_size, "parameters": metrics["parameters"],
+                     "images/s": speed["training"][name]["images_per_second"],
+                     **{f"val bits/dim, seed {seed}": v for seed, v in seeds.items()},
+                     "val bits/dim": sum(seeds.values()) / len(seeds), "rows seen above": rows_seen_above(c)})
+    assert set(SEARCH_REPEATS) == {f"{n}-seed{s}" for n in SEARCH for s in SEARCH_SEEDS[1:]}
+    return pd.DataFrame(rows).set_index("run", drop=False)
+
+
+def seed_spread(search: pd.DataFrame) -> float:
+    """The largest difference between two seeds of one configuration in the search (bits/dim)."""
+    columns = [c for c in search.columns if c.startswith("val bits/dim, seed")]
+    return float((search[columns].max(axis=1) - search[columns].min(axis=1)).max())
+
+
+def equal_depth_inputs() -> dict:
+    """Everything the side-by-side throughput of the equal-depth pair depends on: their configs."""
+    return {"equal_depth": {name: config(name).to_dict() for name in EQUAL_DEPTH}}
+
+
+def equal_depth() -> dict:
+    """The gated and ungated models of equal depth: each run's entry and its training throughput measured side
+    by side in one benchmark run (cached: the runs' own clocks shared the machine with other work)."""
+    inputs = equal_depth_inputs()
+    speed = cache.get("benchmark", inputs, lambda folder: training_throughput(
+        {name: Config.from_dict(c) for name, c in inputs["equal_depth"].items()}),
+        "the report measures it when it is missing").metrics
+    return {name: {"entry": trained(name), **speed[name]} for name in EQUAL_DEPTH}
+
+
+def equal_depth_table(pair: dict) -> pd.DataFrame:
+    """Parameters, side-by-side throughput, minutes per epoch at that rate, and validation and test bits/dim
+    after the same number of steps, for the equal-depth pair."""
+    rows = []
+    for name, v in pair.items():
+        m = v["entry"].metrics
+        rows.append({"run": name, "parameters": m["parameters"], "images/s": v["images_per_second"],
+                     "minutes per epoch": 50_000 / v["images_per_second"] / 60, "steps": m["steps"],
+                     "val bits/dim": m["val_bpd"], "test bits/dim": m["test_bpd"]})
     return pd.DataFrame(rows).set_index("run", drop=False)
 
 

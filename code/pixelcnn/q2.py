@@ -44,3 +44,24 @@ def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
     index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
     return {name: inf.dependency_map(load_identity(model), x, index, inputs["seed"])
             for name, model in inputs["models"].items()}
+
+
+def own_value_sums(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> pd.DataFrame:
+    """For the Q1 and Q2 models at one pixel of a test image: set the pixel's input to each value v in turn
+    and sum the probability the model then gives v there, sum_v q(v | the other pixels, own input v).
+
+    A causal model ignores its own input, so the terms are p(v | x_<i) and sum to one; a model that reads
+    its own input can give every value a high probability at once (``levels`` passes)."""
+    x = load_images("test")[image:image + 1].long()
+    index = inf.raster_index(pixel, x.shape[-1])
+    rows = []
+    for name, label in (("q1", "Q1 (causal)"), ("q2", "Q2 (non-causal)")):
+        model = load(name)
+        candidates = x.repeat(model.levels, 1, 1, 1)
+        candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
+        with torch.inference_mode():
+            logits = model(candidates).flatten(2)[:, :, index]  # [v, levels]: the logits with input v
+        own = torch.softmax(logits.double(), dim=1).diagonal()  # q(v | ..., own input v)
+        rows.append({"model": label, "sum over the 256 values": own.sum().item(),
+                     "smallest term": own.min().item(), "largest term": own.max().item()})
+    return pd.DataFrame(rows).set_index("model", drop=False)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import pandas as pd
 import torch
 
 from . import cache, mcmc
@@ -222,3 +223,88 @@ def log_p_bits(images: torch.Tensor) -> torch.Tensor:
     """The forward model's log2 p(x) of each image [B], in bits."""
     model = load_identity(identity(MODEL))
     return inf.log_prob(model, images.long()).double() / math.log(2)
+
+
+def tiny_inputs() -> dict:
+    """Everything ``tiny`` depends on: the arguments of ``mcmc.tiny_check``."""
+    return dict(budget()["tiny_mcmc"])
+
+
+def tiny() -> mcmc.TinyCheck:
+    """Every (d) and (g) method, MCMC included, against enumeration on a tiny 4x4 binary model with a
+    mismatched reverse model (cached; minutes on a CPU)."""
+    values = cache.tensors("estimate", tiny_inputs(), lambda inputs: asdict(mcmc.tiny_check(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in inputs.items()})))
+    return mcmc.TinyCheck(**values)
+
+
+# --- What the chains and the estimators say --------------------------------------------------------
+
+
+def chain_diagnostics(c: HardChains) -> pd.DataFrame:
+    """Per conditioning image: the acceptance rate and the final log p(x) of the chains of each start, the
+    split R-hat of log p over all of them (after the burn-in), and log p of the test image itself."""
+    rows, kept = [], slice(burn_in(), None)
+    truth = log_p_bits(c.images)
+    for k in range(len(c.images)):
+        row = {"image": f"#{k}"}
+        for start in STARTS:
+            row[f"acceptance, {start} starts"] = c.group(c.acceptance[kept], k, start).mean().item()
+        for start in STARTS:
+            row[f"log2 p(x), {start} starts (end)"] = c.group(c.log_p[-1:], k, start).mean().item() / math.log(2)
+        row["log2 p(x), test image"] = truth[k].item()
+        trace = c.group(c.log_p[kept], k)
+        row["split R-hat of log p"] = mcmc.split_rhat(trace) if len(trace) >= 4 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def d_comparison(c: HardChains, e: DEstimators) -> pd.DataFrame:
+    """(d) per image: each estimator's total-variation distance to the chains' estimate (mean and range over
+    the seeds), the two halves of the chains against each other, and each proposal's evidence estimate."""
+    reference = d_reference(c)
+    by_start = {start: d_reference(c, start) for start in STARTS}
+    tv = inf.total_variation
+    rows = []
+    for k in range(len(c.images)):
+        true = int(c.images[k].view(-1)[inf.raster_index(MIDDLE, SIZE[1])])
+        errors = {"IS, prior prefixes": tv(e.is_prior[:, k], reference[k]),
+                  "IS, reverse proposals": tv(e.is_reverse[:, k], reference[k]),
+                  "reverse model alone": tv(e.reverse[k:k + 1], reference[k])}
+        row = {"image": f"#{k} (true value {true})",
+               "MCMC: reverse starts vs prior starts": tv(by_start["reverse"][k], by_start["prior"][k]).item()}
+        for name, values in errors.items():
+            row[f"{name}: TV to MCMC"] = values.mean().item()
+        for name, log_z in (("prior prefixes", e.is_prior_log_evidence[:, k]),
+                            ("reverse proposals", e.is_reverse_log_evidence[:, k])):
+            row[f"log2 evidence, {name}"] = log_z.mean().item() / math.log(2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor,
+              reverse_alone: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each method's (g) completions, [N, K, 1, 28, 28] per method name."""
+    n = len(c.images)
+
+    def per_image(x: torch.Tensor) -> torch.Tensor:
+        return x.long().reshape(n, -1, *x.shape[1:])
+
+    last = c.samples[-1]
+    return {"SIR, prior, one pool": per_image(sir_prior_one_pool), "SIR, prior, own pools": per_image(pools.prior),
+            "reverse model alone": per_image(reverse_alone), "SIR, reverse, own pools": per_image(pools.reverse),
+            **{f"MCMC from {start} starts": torch.stack([c.group(last.unsqueeze(0), k, start)[0].long()
+                                                          for k in range(n)]) for start in STARTS}}
+
+
+def g_diagnosis(images: torch.Tensor, methods: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """Per image and method: the top half's ink (mean intensity) and the forward model's log2 p(x) of the
+    completed images (the same bottom half, so differences are differences in the tops), means over samples."""
+    rows = [{"completions": "test image itself", **{f"ink #{k}": v.item() for k, v in enumerate(ink(images))},
+             **{f"log2 p #{k}": v.item() for k, v in enumerate(log_p_bits(images))}}]
+    for name, x in methods.items():
+        flat = x.reshape(-1, *x.shape[2:])
+        inks, logs = ink(flat).view(len(x), -1).mean(1), log_p_bits(flat).view(len(x), -1).mean(1)
+        rows.append({"completions": name, **{f"ink #{k}": v.item() for k, v in enumerate(inks)},
+                     **{f"log2 p #{k}": v.item() for k, v in enumerate(logs)}})
+    return pd.DataFrame(rows).set_index("completions", drop=False)

@@ -68,6 +68,8 @@ BUDGETS = {
         # edge) and the seeds of the (d) estimators.
         "mcmc": {"chains_per_start": 4, "sweeps": 16, "chunk": 4, "burn_in": 4, "d_images": (0, 2, 6),
                  "seeds": (0, 1, 2)},
+        # The MCMC check against enumeration: 4x4 binary images (256 top halves), a mismatched reverse model.
+        "tiny_mcmc": {"seed": 1, "budgets": [2**10, 2**12, 2**14, 2**16], "size": [4, 4], "chains": 16},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
     },
     "smoke": {
@@ -81,6 +83,7 @@ BUDGETS = {
         "heldout_images": (100, 101),
         "convergence": {"budgets": (4, 16), "repeats": 1},
         "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0,), "seeds": (0,)},
+        "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
         "benchmark_small": True,
     },
 }
