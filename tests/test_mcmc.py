@@ -162,3 +162,38 @@ def test_state_frequencies_count_each_candidate_prefix():
     first_two = inf.state_frequencies(samples, candidates[:1], 2, 2, weights)  # only the first 2 pixels compared
     torch.testing.assert_close(first_two, weights[(samples.view(500, -1)[:, :2] == candidates[0].view(-1)[:2]).all(1)]
                                .sum().view(1))
+
+
+def test_a_resumed_run_is_the_run_that_was_not_interrupted(tiny, tmp_path):
+    model, _, everything, _, image = tiny
+    starts = image.repeat(3, 1, 1, 1)
+    whole, _ = mcmc.run_resumable(model, starts, list(range(M + 1)), 4, 2, torch.Generator().manual_seed(3),
+                                  tmp_path / "a.pt", pixel=M)
+    # Killed after its first chunk: what is on disk then is what a run of 2 sweeps leaves.
+    mcmc.run_resumable(model, starts, list(range(M + 1)), 2, 2, torch.Generator().manual_seed(3), tmp_path / "b.pt",
+                       pixel=M)
+    resumed, _ = mcmc.run_resumable(model, starts, list(range(M + 1)), 4, 2, torch.Generator().manual_seed(99),
+                                    tmp_path / "b.pt", pixel=M)
+    for name in ("samples", "acceptance", "log_p", "values", "recycled", "full_conditionals"):
+        assert torch.equal(getattr(whole, name), getattr(resumed, name)), name
+    assert whole.passes == resumed.passes and whole.full_conditionals.shape[0] == 2 and whole.every == 2
+    with pytest.raises(ValueError, match="multiple"):
+        mcmc.run_resumable(model, starts, [0], 3, 2, torch.Generator(), tmp_path / "c.pt")
+
+
+def test_the_evidence_estimates_average_to_the_exact_probability_of_the_given_pixels(tiny):
+    """log_evidence: log of the mean unnormalised weight; its exponential is unbiased for p(given pixels)."""
+    model, reverse, everything, log_p, image = tiny
+    flat, given = everything.view(len(everything), -1), image.reshape(-1)
+    exact_after = log_p[(flat[:, M + 1:] == given[M + 1:]).all(1)].logsumexp(0).exp()
+    exact_bottom = log_p[(flat[:, HALF:] == given[HALF:]).all(1)].logsumexp(0).exp()
+    generator = torch.Generator().manual_seed(0)
+    prior = [inf.conditional_on_later_pixels(model, image, M, 32, generator).log_evidence.exp() for _ in range(20)]
+    by_reverse = [inf.reverse_proposals(model, reverse, image, M + 1, 512, generator).log_evidence.exp()
+                  for _ in range(20)]
+    proposals = pixelcnn.sample(model, 4096, stop=HALF, size=(HEIGHT, WIDTH), generator=generator)
+    sir = inf.complete_top_half_sir(model, image, proposals, 1, generator).log_evidence.exp()
+    for estimates in (prior, by_reverse):  # within 3 standard errors of the mean
+        estimates = torch.stack(estimates)
+        assert abs(estimates.mean() - exact_after) < 3 * estimates.std() / len(estimates) ** 0.5 + 1e-12
+    assert sir.item() == pytest.approx(exact_bottom.item(), rel=0.1)

@@ -308,3 +308,9 @@ def g_diagnosis(images: torch.Tensor, methods: dict[str, torch.Tensor]) -> pd.Da
         rows.append({"completions": name, **{f"ink #{k}": v.item() for k, v in enumerate(inks)},
                      **{f"log2 p #{k}": v.item() for k, v in enumerate(logs)}})
     return pd.DataFrame(rows).set_index("completions", drop=False)
+
+
+def traces(c: HardChains) -> torch.Tensor:
+    """log2 p(x) of every chain from its start through every sweep: [S + 1, N, starts, chains]."""
+    t = torch.cat([c.start_log_p.unsqueeze(0), c.log_p]) / math.log(2)
+    return t.view(len(t), len(c.images), len(STARTS), -1)
