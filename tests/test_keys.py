@@ -8,7 +8,7 @@ import inspect
 import pytest
 import torch
 
-from pixelcnn import cache, q2, q3, runs
+from pixelcnn import cache, q1, q2, q3, q3_hard, runs
 from pixelcnn.config import project_root
 
 # Each cached result kind: (cache kind, the function that declares its inputs).
@@ -18,9 +18,16 @@ DECLARED = {
     "q3 held-out check": ("estimate", q3.heldout_inputs),
     "q3 tiny-model check": ("estimate", q3.convergence_inputs),
     "dependency maps": ("estimate", q2.dependency_inputs),
+    "q3 MCMC chains (d)": ("estimate", lambda: q3_hard.chains_inputs("d")),
+    "q3 MCMC chains (g)": ("estimate", lambda: q3_hard.chains_inputs("g")),
+    "q3 (d) estimators over seeds": ("estimate", q3_hard.d_estimators_inputs),
+    "q3 (g) independent pools": ("estimate", q3_hard.g_pools_inputs),
+    "q3 tiny MCMC check": ("estimate", q3_hard.tiny_inputs),
+    "equal-depth throughput": ("benchmark", q1.equal_depth_inputs),
 }
 COMPUTE = [q3._compute_results, q3._compute_reverse, q3._compute_heldout, q3._compute_convergence,
-           q2._dependency_maps, runs._samples, runs._evaluation]
+           q2._dependency_maps, runs._samples, runs._evaluation, q3_hard._compute_chains,
+           q3_hard._compute_d_estimators, q3_hard._compute_g_pools]
 
 
 def leaves(value, path=()):
@@ -67,6 +74,10 @@ def test_results_declare_the_models_and_budgets_they_use():
     assert reverse["reverse"] == runs.config("reverse").to_dict()
     assert reverse["results"] == q3.results_inputs()  # it scores the (g) completions of those results
     assert reverse["results"]["budget"]["completions"] == runs.budget()["q3"]["completions"]
+    for question in ("d", "g"):
+        chains = q3_hard.chains_inputs(question)
+        assert chains["reverse"] == runs.config("reverse").to_dict() and chains["model"] == "pretrained"
+    assert q3_hard.d_estimators_inputs()["images"] == q3_hard.chains_inputs("d")["images"]
     maps = q2.dependency_inputs()
     assert set(maps["models"]) == {"q1", "q2", "pretrained"}
     assert maps["models"]["q2"] == runs.config("q2").to_dict()
