@@ -45,21 +45,25 @@ def table(frame: pd.DataFrame, floatfmt: str = ".3f", formats: dict[str, str] | 
     return Markdown(shown.to_markdown(index=False, disable_numparse=True, colalign=align))
 
 
-def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth: int = 25):
+def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth: int = 25,
+                    minutes_per_step: dict[str, float] | None = None):
     """Train NLL per step (raw and smoothed) and validation NLL per epoch, test value marked.
 
-    ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim).
+    ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim). With
+    ``minutes_per_step`` (per label) the x axis is training time instead of steps.
     """
     ax = ax or plt.subplots(figsize=(9, 3.6), layout="constrained")[1]
     for (label, (metrics, test_bpd)), color in zip(runs.items(), PALETTE, strict=False):
+        scale = minutes_per_step[label] if minutes_per_step else 1
         train = metrics.dropna(subset=["train_bpd"])
-        ax.plot(train["step"], train["train_bpd"], color=color, alpha=0.25, lw=0.8)
-        ax.plot(train["step"], train["train_bpd"].rolling(smooth, min_periods=1).mean(), color=color, lw=1.6,
-                label=f"{label}: train (per step, smoothed)")
+        ax.plot(train["step"] * scale, train["train_bpd"], color=color, alpha=0.25, lw=0.8)
+        ax.plot(train["step"] * scale, train["train_bpd"].rolling(smooth, min_periods=1).mean(), color=color,
+                lw=1.6, label=f"{label}: train (per step, smoothed)")
         val = metrics.dropna(subset=["val_bpd"])
-        ax.plot(val["step"], val["val_bpd"], "o--", color=color, ms=5, label=f"{label}: validation (per epoch)")
+        ax.plot(val["step"] * scale, val["val_bpd"], "o--", color=color, ms=5,
+                label=f"{label}: validation (per epoch)")
         ax.axhline(test_bpd, color=color, ls=":", lw=1.4, label=f"{label}: test {test_bpd:.3f}")
-    ax.set(xlabel="training step", ylabel="NLL (bits/dim)")
+    ax.set(xlabel="training minutes" if minutes_per_step else "training step", ylabel="NLL (bits/dim)")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
     return ax
 
