@@ -23,7 +23,10 @@ from .data import load_images
 from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
 from .runs import budget, identity, load_identity
 
-STARTS = ("reverse", "prior")  # where the chains of each conditioning image start, in this order
+# Where the chains of each conditioning image start, in this order: the test image itself (if the model fits
+# the data, its unknown pixels are close to a draw from the target, so these chains start near stationarity),
+# the reverse model's completions, and the forward model's own samples that ignore the given pixels.
+STARTS = ("truth", "reverse", "prior")
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def _compute_chains(inputs: dict) -> dict:
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     known_from = middle + 1 if inputs["question"] == "d" else HALF
     x, n = load_images("test")[inputs["images"]].long(), inputs["chains_per_start"]
-    starts = torch.cat([torch.cat([inf.sample_before(reverse, x[k:k + 1], known_from, n, generator),
+    starts = torch.cat([torch.cat([x[k:k + 1].repeat(n, 1, 1, 1),
+                                   inf.sample_before(reverse, x[k:k + 1], known_from, n, generator),
                                    mcmc.prior_starts(model, x[k:k + 1], known_from, n, generator)])
                         for k in range(len(x))])
     start_seconds = time.perf_counter() - clock
@@ -314,3 +318,16 @@ def traces(c: HardChains) -> torch.Tensor:
     """log2 p(x) of every chain from its start through every sweep: [S + 1, N, starts, chains]."""
     t = torch.cat([c.start_log_p.unsqueeze(0), c.log_p]) / math.log(2)
     return t.view(len(t), len(c.images), len(STARTS), -1)
+
+
+def time_table(d_chains: HardChains, g_chains: HardChains, e: DEstimators, pools: GPools) -> pd.DataFrame:
+    """Seconds each new (d)/(g) computation took, for all its images, as recorded when it was computed."""
+    rows = [("(d) MCMC, all chains (starts included)", d_chains.seconds),
+            ("(g) MCMC, all chains (starts included)", g_chains.seconds),
+            ("(d) IS with prior prefixes, all seeds", e.seconds["is_prior"]),
+            ("(d) IS with reverse proposals, all seeds", e.seconds["is_reverse"]),
+            ("(g) SIR with prior proposals, own pools", pools.seconds["prior"]),
+            ("(g) SIR with reverse proposals, own pools", pools.seconds["reverse"]),
+            ("MCMC check on the tiny 4x4 model (every method)",
+             cache.compute_seconds(cache.lookup("estimate", tiny_inputs()).manifest))]
+    return pd.DataFrame([{"quantity": name, "seconds": float(v)} for name, v in rows])

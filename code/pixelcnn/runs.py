@@ -64,10 +64,10 @@ BUDGETS = {
         "reverse_proposals": 512,
         "heldout_images": tuple(range(100, 164)),  # test images for the held-out check, none of them in q3_images
         "convergence": {"budgets": (4, 16, 64, 256, 1024), "repeats": 5},
-        # MCMC for (d) and (g): chains per start and image, sweeps (saved every chunk; (d)'s full conditional
-        # after each chunk), the sweeps discarded, the (d) images (middle pixel black, on a stroke, on an
-        # edge) and the seeds of the (d) estimators.
-        "mcmc": {"chains_per_start": 4, "sweeps": 16, "chunk": 4, "burn_in": 4, "d_images": (0, 2, 6),
+        # MCMC for (d) and (g): chains per start (three starts) and image, sweeps (saved every chunk;
+        # (d)'s full conditional after each chunk), the sweeps discarded, the (d) images (middle pixel
+        # black, on a stroke, on an edge) and the seeds of the (d) estimators.
+        "mcmc": {"chains_per_start": 3, "sweeps": 12, "chunk": 4, "burn_in": 4, "d_images": (0, 2, 6),
                  "seeds": (0, 1, 2)},
         # The MCMC check against enumeration: 4x4 binary images (256 top halves), a mismatched reverse model.
         "tiny_mcmc": {"seed": 1, "budgets": [2**10, 2**12, 2**14, 2**16], "size": [4, 4], "chains": 16},
