@@ -23,10 +23,10 @@ def chains(sweeps: int = 8, every: int = 4, images: int = 2, per_start: int = 2)
 
 def test_chains_are_grouped_by_image_then_start():
     c = chains()
-    assert c.per_image == 4
-    assert c.group(c.acceptance, 1, "prior")[0].tolist() == [6.0, 7.0]
-    assert c.group(c.acceptance, 0, "reverse")[0].tolist() == [0.0, 1.0]
-    assert c.group(c.acceptance, 1)[0].tolist() == [4.0, 5.0, 6.0, 7.0]
+    assert q3_hard.STARTS == ("truth", "reverse", "prior") and c.per_image == 6
+    assert c.group(c.acceptance, 1, "prior")[0].tolist() == [10.0, 11.0]
+    assert c.group(c.acceptance, 0, "reverse")[0].tolist() == [2.0, 3.0]
+    assert c.group(c.acceptance, 1)[0].tolist() == [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
 
 
 def test_the_reference_averages_the_full_conditionals_after_the_burn_in():
@@ -34,13 +34,13 @@ def test_the_reference_averages_the_full_conditionals_after_the_burn_in():
     assert budget()["mcmc"]["burn_in"] == 4  # the full conditionals after sweeps 3 and 7: only the second is kept
     ref = q3_hard.d_reference(c)
     assert ref.shape == (2, 256) and torch.allclose(ref.sum(1), torch.ones(2, dtype=torch.float64))
-    assert ref[1, 14:18].tolist() == [0.25] * 4  # image 1's chains 4..7, shifted by 10 at the second
-    assert q3_hard.d_reference(c, "reverse")[1, 14:16].tolist() == [0.5, 0.5]
+    assert ref[1, 16:22].tolist() == [1 / 6] * 6  # image 1's chains 6..11, shifted by 10 at the second
+    assert q3_hard.d_reference(c, "reverse")[1, 18:20].tolist() == [0.5, 0.5]
 
 
 def test_traces_start_with_the_starting_states_in_bits():
     c = chains()
     t = q3_hard.traces(c)
-    assert t.shape == (9, 2, 2, 2)
-    assert torch.allclose(t[0, 1, 1], (-100 - torch.tensor([6.0, 7.0], dtype=torch.float64)) / torch.log(
+    assert t.shape == (9, 2, 3, 2)
+    assert torch.allclose(t[0, 1, 2], (-100 - torch.tensor([10.0, 11.0], dtype=torch.float64)) / torch.log(
         torch.tensor(2.0, dtype=torch.float64)))

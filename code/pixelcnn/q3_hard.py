@@ -44,6 +44,7 @@ class HardChains:
     every: int  # the full conditionals follow sweeps every-1, 2 every-1, ...
     passes: int  # forward passes of the batch
     seconds: float  # compute time, the starts included
+    indices: tuple[int, ...] = ()  # the conditioning images' indices in the test set (not cached: the inputs)
 
     @property
     def per_image(self) -> int:
@@ -68,8 +69,8 @@ def chains_inputs(question: str, seed: int = 0) -> dict:
 def chains(question: str, seed: int = 0) -> HardChains:
     """The MCMC chains of question "d" (unknown: pixels 0..middle) or "g" (unknown: the top half); cached,
     resumable, about an hour on a CPU."""
-    values = cache.tensors("estimate", chains_inputs(question, seed), _compute_chains)
-    return HardChains(**values)
+    inputs = chains_inputs(question, seed)
+    return HardChains(**cache.tensors("estimate", inputs, _compute_chains), indices=tuple(inputs["images"]))
 
 
 def _compute_chains(inputs: dict) -> dict:
@@ -246,44 +247,53 @@ def tiny() -> mcmc.TinyCheck:
 
 
 def chain_diagnostics(c: HardChains) -> pd.DataFrame:
-    """Per conditioning image: the acceptance rate and the final log p(x) of the chains of each start, the
-    split R-hat of log p over all of them (after the burn-in), and log p of the test image itself."""
-    rows, kept = [], slice(burn_in(), None)
+    """Per conditioning image (columns): the acceptance rate and the final log2 p(x) of the chains of each
+    start (after the burn-in), log2 p(x) of the test image itself, and the split R-hat of log p over all chains."""
+    kept, starts = slice(burn_in(), None), " / ".join(STARTS)
     truth = log_p_bits(c.images)
+    columns = {}
     for k in range(len(c.images)):
-        row = {"image": f"#{k}"}
-        for start in STARTS:
-            row[f"acceptance, {start} starts"] = c.group(c.acceptance[kept], k, start).mean().item()
-        for start in STARTS:
-            row[f"log2 p(x), {start} starts (end)"] = c.group(c.log_p[-1:], k, start).mean().item() / math.log(2)
-        row["log2 p(x), test image"] = truth[k].item()
         trace = c.group(c.log_p[kept], k)
-        row["split R-hat of log p"] = mcmc.split_rhat(trace) if len(trace) >= 4 else math.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+        columns[f"test #{c.indices[k]}"] = [
+            " / ".join(f"{c.group(c.acceptance[kept], k, start).mean():.2f}" for start in STARTS),
+            " / ".join(f"{c.group(c.log_p[-1:], k, start).mean() / math.log(2):.0f}" for start in STARTS),
+            f"{truth[k]:.0f}", f"{mcmc.split_rhat(trace):.2f}" if len(trace) >= 4 else "-"]
+    measures = [f"acceptance rate ({starts} starts)", f"log2 p(x) after the last sweep ({starts})",
+                "log2 p(x) of the test image", "split R-hat of log p(x), all chains"]
+    return pd.DataFrame({"measure": measures, **columns})
+
+
+REFERENCE = "truth"  # the chains whose Rao-Blackwellised estimate of (d) the others are judged against
 
 
 def d_comparison(c: HardChains, e: DEstimators) -> pd.DataFrame:
-    """(d) per image: each estimator's total-variation distance to the chains' estimate (mean and range over
-    the seeds), the two halves of the chains against each other, and each proposal's evidence estimate."""
-    reference = d_reference(c)
-    by_start = {start: d_reference(c, start) for start in STARTS}
-    tv = inf.total_variation
-    rows = []
-    for k in range(len(c.images)):
-        true = int(c.images[k].view(-1)[inf.raster_index(MIDDLE, SIZE[1])])
-        errors = {"IS, prior prefixes": tv(e.is_prior[:, k], reference[k]),
-                  "IS, reverse proposals": tv(e.is_reverse[:, k], reference[k]),
-                  "reverse model alone": tv(e.reverse[k:k + 1], reference[k])}
-        row = {"image": f"#{k} (true value {true})",
-               "MCMC: reverse starts vs prior starts": tv(by_start["reverse"][k], by_start["prior"][k]).item()}
-        for name, values in errors.items():
-            row[f"{name}: TV to MCMC"] = values.mean().item()
-        for name, log_z in (("prior prefixes", e.is_prior_log_evidence[:, k]),
-                            ("reverse proposals", e.is_reverse_log_evidence[:, k])):
-            row[f"log2 evidence, {name}"] = log_z.mean().item() / math.log(2)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """(d) per method (rows) and image (columns): total-variation distance to the reference chains' estimate,
+    as "mean (smallest-largest)" over the seeds for the importance samplers; then each proposal's evidence
+    estimate log2 p(x_>m), the same way."""
+    reference, tv = d_reference(c, REFERENCE), inf.total_variation
+
+    def spread(values: torch.Tensor, fmt: str = ".3f") -> str:
+        if len(values) == 1:
+            return format(values.item(), fmt)
+        return f"{values.mean():{fmt}} ({values.min():{fmt}}-{values.max():{fmt}})"
+
+    rows = {f"MCMC from {start} starts": [tv(d_reference(c, start)[k], reference[k]) for k in range(len(c.images))]
+            for start in STARTS if start != REFERENCE}
+    rows |= {"IS, prior prefixes": [tv(e.is_prior[:, k], reference[k]) for k in range(len(c.images))],
+             "IS, reverse proposals": [tv(e.is_reverse[:, k], reference[k]) for k in range(len(c.images))],
+             "reverse model alone": [tv(e.reverse[k:k + 1], reference[k]) for k in range(len(c.images))]}
+    table = [{"measure": f"TV to MCMC from the {REFERENCE}: {name}", **{column(c, k): spread(v.reshape(-1))
+                                                                       for k, v in enumerate(values)}}
+             for name, values in rows.items()]
+    for name, log_z in (("prior prefixes", e.is_prior_log_evidence), ("reverse proposals", e.is_reverse_log_evidence)):
+        table.append({"measure": f"log2 evidence, {name}",
+                      **{column(c, k): spread(log_z[:, k] / math.log(2), ".1f") for k in range(len(c.images))}})
+    return pd.DataFrame(table)
+
+
+def column(c: HardChains, k: int) -> str:
+    """A table column naming conditioning image k and its true middle value."""
+    return f"test #{c.indices[k]} (true {int(c.images[k].view(-1)[inf.raster_index(MIDDLE, SIZE[1])])})"
 
 
 def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor,
