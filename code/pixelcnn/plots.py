@@ -207,13 +207,14 @@ def convergence(result: dict):
     return fig
 
 
-def log_p_traces(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], starts: tuple[str, ...]):
+def log_p_traces(panels: dict[str, tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]], starts: tuple[str, ...]):
     """MCMC traces: ``panels`` maps a row title to (log2 p per sweep [S+1, N, starts, chains], the test
-    images' log2 p [N]); one panel per conditioning image, chains coloured by where they started."""
+    images' log2 p [N], their test-set indices); one panel per conditioning image, chains coloured by where
+    they started (sweep 0: the starting state)."""
     n = max(t.shape[1] for t, _ in panels.values())
     fig, axes = plt.subplots(len(panels), n, figsize=(2.6 * n + 0.6, 2.4 * len(panels) + 0.6), squeeze=False,
                              layout="constrained", sharex=True)
-    for row, (title, (trace, truth)) in zip(axes, panels.items(), strict=True):
+    for row, (title, (trace, truth, indices)) in zip(axes, panels.items(), strict=True):
         for k, ax in enumerate(row):
             if k >= trace.shape[1]:
                 ax.set_axis_off()
@@ -222,7 +223,7 @@ def log_p_traces(panels: dict[str, tuple[torch.Tensor, torch.Tensor]], starts: t
                 ax.plot(trace[:, k, s].numpy(), color=color, lw=1, alpha=0.8,
                         label=[f"from {starts[s]} starts"] + [None] * (trace.shape[3] - 1))
             ax.axhline(truth[k].item(), color="black", ls=":", lw=1.2, label="the test image")
-            ax.set_title(f"{title}, image #{k}", fontsize="small")
+            ax.set_title(f"{title}, test #{indices[k]}", fontsize="small")
             ax.set_xlabel("sweep")
         row[0].set_ylabel("log2 p(x) (bits)")
     handles, labels = axes[0, 0].get_legend_handles_labels()

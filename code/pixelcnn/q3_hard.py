@@ -275,7 +275,7 @@ def d_comparison(c: HardChains, e: DEstimators) -> pd.DataFrame:
     def spread(values: torch.Tensor, fmt: str = ".3f") -> str:
         if len(values) == 1:
             return format(values.item(), fmt)
-        return f"{values.mean():{fmt}} ({values.min():{fmt}}-{values.max():{fmt}})"
+        return f"{values.mean():{fmt}} ({values.min():{fmt}} to {values.max():{fmt}})"
 
     rows = {f"MCMC from {start} starts": [tv(d_reference(c, start)[k], reference[k]) for k in range(len(c.images))]
             for start in STARTS if start != REFERENCE}
@@ -287,7 +287,7 @@ def d_comparison(c: HardChains, e: DEstimators) -> pd.DataFrame:
              for name, values in rows.items()]
     for name, log_z in (("prior prefixes", e.is_prior_log_evidence), ("reverse proposals", e.is_reverse_log_evidence)):
         table.append({"measure": f"log2 evidence, {name}",
-                      **{column(c, k): spread(log_z[:, k] / math.log(2), ".1f") for k in range(len(c.images))}})
+                      **{column(c, k): spread(log_z[:, k] / math.log(2), ".0f") for k in range(len(c.images))}})
     return pd.DataFrame(table)
 
 
@@ -296,9 +296,10 @@ def column(c: HardChains, k: int) -> str:
     return f"test #{c.indices[k]} (true {int(c.images[k].view(-1)[inf.raster_index(MIDDLE, SIZE[1])])})"
 
 
-def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor,
-              reverse_alone: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Each method's (g) completions, [N, K, 1, 28, 28] per method name."""
+def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor, reverse_alone: torch.Tensor,
+              sir_reverse_one_pool: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each method's (g) completions, [N, K, 1, 28, 28] per method name (the one-pool ones from chapter 3's
+    first results)."""
     n = len(c.images)
 
     def per_image(x: torch.Tensor) -> torch.Tensor:
@@ -306,22 +307,24 @@ def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor,
 
     last = c.samples[-1]
     return {"SIR, prior, one pool": per_image(sir_prior_one_pool), "SIR, prior, own pools": per_image(pools.prior),
-            "reverse model alone": per_image(reverse_alone), "SIR, reverse, own pools": per_image(pools.reverse),
+            "reverse model alone": per_image(reverse_alone), "SIR, reverse, one pool": per_image(sir_reverse_one_pool),
+            "SIR, reverse, own pools": per_image(pools.reverse),
             **{f"MCMC from {start} starts": torch.stack([c.group(last.unsqueeze(0), k, start)[0].long()
                                                           for k in range(n)]) for start in STARTS}}
 
 
-def g_diagnosis(images: torch.Tensor, methods: dict[str, torch.Tensor]) -> pd.DataFrame:
-    """Per image and method: the top half's ink (mean intensity) and the forward model's log2 p(x) of the
-    completed images (the same bottom half, so differences are differences in the tops), means over samples."""
-    rows = [{"completions": "test image itself", **{f"ink #{k}": v.item() for k, v in enumerate(ink(images))},
-             **{f"log2 p #{k}": v.item() for k, v in enumerate(log_p_bits(images))}}]
-    for name, x in methods.items():
-        flat = x.reshape(-1, *x.shape[2:])
-        inks, logs = ink(flat).view(len(x), -1).mean(1), log_p_bits(flat).view(len(x), -1).mean(1)
-        rows.append({"completions": name, **{f"ink #{k}": v.item() for k, v in enumerate(inks)},
-                     **{f"log2 p #{k}": v.item() for k, v in enumerate(logs)}})
-    return pd.DataFrame(rows).set_index("completions", drop=False)
+def g_diagnosis(images: torch.Tensor, methods: dict[str, torch.Tensor], indices: tuple[int, ...]) -> pd.DataFrame:
+    """Per method (rows) and image (columns): the top half's ink (mean intensity, 0 to 1) and the forward
+    model's log2 p(x) of the completed images, means over the samples. The bottom halves are the given ones,
+    so log p differs between methods only through the tops: it ranks them as the target p(top | bottom) does."""
+    sets = {"test image itself": images.unsqueeze(1), **methods}
+    rows = []
+    for measure, f, fmt in (("ink", ink, ".3f"), ("log2 p(x)", log_p_bits, ".0f")):
+        for name, x in sets.items():
+            values = f(x.reshape(-1, *x.shape[2:])).view(len(x), -1).mean(1)
+            rows.append({"measure": f"{measure}: {name}",
+                         **{f"test #{i}": format(v, fmt) for i, v in zip(indices, values.tolist(), strict=True)}})
+    return pd.DataFrame(rows)
 
 
 def traces(c: HardChains) -> torch.Tensor:
