@@ -69,3 +69,26 @@ def cost_table(speed: dict) -> pd.DataFrame:
     return pd.DataFrame([{"model": name, "images/s": speed["training"][name]["images_per_second"],
                           "useful GFLOP/s": speed["training"][name]["useful_gflops"]}
                          for name in ("q1", "q1 (masked kernels)", "gated (course)")])
+
+
+def minutes_per_step(pair: dict) -> dict[str, float]:
+    """Minutes one training step of each run takes at its side-by-side throughput."""
+    return {name: config(name).batch_size / v["images_per_second"] / 60 for name, v in pair.items()}
+
+
+def curves(pair: dict) -> dict[str, pd.DataFrame]:
+    """Each run's logged metrics (train bits/dim per logged step; validation at the end)."""
+    return {name: pd.read_csv(v["entry"].path("metrics.csv")) for name, v in pair.items()}
+
+
+def at_equal_time(pair: dict, smooth: int = 25) -> dict:
+    """When the faster run of the pair ends (minutes at side-by-side throughput), each run's smoothed training
+    NLL at that time: the comparison at equal wall-clock time."""
+    minutes, logged = minutes_per_step(pair), curves(pair)
+    end = min(config(name).max_steps * minutes[name] for name in pair)
+    values = {}
+    for name, metrics in logged.items():
+        train = metrics.dropna(subset=["train_bpd"]).set_index("step")["train_bpd"].rolling(smooth, min_periods=1)
+        train = train.mean()
+        values[name] = float(train[train.index * minutes[name] <= end + 1e-9].iloc[-1])
+    return {"minutes": end, "train_bpd": values}
