@@ -344,3 +344,20 @@ def time_table(d_chains: HardChains, g_chains: HardChains, e: DEstimators, pools
             ("MCMC check on the tiny 4x4 model (every method)",
              cache.compute_seconds(cache.lookup("estimate", tiny_inputs()).manifest))]
     return pd.DataFrame([{"quantity": name, "seconds": float(v)} for name, v in rows])
+
+
+def chain_summary(c: HardChains) -> dict:
+    """The numbers the chapter's reading of the chains rests on (log p in bits, over all images):
+    acceptance range after the burn-in; the largest gap between the test-image chains' mean log2 p and the
+    test image's, over every sweep; per other start, the smallest gap below the test image after the last
+    sweep and the mean climb from the start; the smallest split R-hat over the images."""
+    t, truth = traces(c), log_p_bits(c.images)
+    kept = c.acceptance[burn_in():]
+    mean = t.mean(3)  # [S + 1, N, starts]
+    own = STARTS.index("truth")
+    out = {"acceptance": (kept.min().item(), kept.max().item()),
+           "truth_drift": (mean[:, :, own] - truth).abs().max().item(),
+           "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if s != "truth"},
+           "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if s != "truth"},
+           "rhat_min": min(mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images)))}
+    return out
