@@ -359,5 +359,6 @@ def chain_summary(c: HardChains) -> dict:
            "truth_drift": (mean[:, :, own] - truth).abs().max().item(),
            "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if s != "truth"},
            "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if s != "truth"},
-           "rhat_min": min(mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images)))}
+           "rhat_min": min((mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images))
+                            if len(c.log_p) - burn_in() >= 4), default=math.nan)}
     return out
