@@ -28,9 +28,9 @@ SEARCH = {
     "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
 }
-# The base configuration again with other seeds (initialisation and data order): how large a gap between
+# The base configuration again with another seed (initialisation and data order): how large a gap between
 # two configurations of the search can be by chance.
-SEARCH_SEEDS = (42, 43, 44)
+SEARCH_SEEDS = (42, 43)
 SEARCH_REPEATS = {f"search-base-seed{seed}": SEARCH["search-base"].replace(seed=seed) for seed in SEARCH_SEEDS[1:]}
 # The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
 RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
