@@ -23,7 +23,7 @@ def chains(sweeps: int = 8, every: int = 4, images: int = 2, per_start: int = 2)
 
 def test_chains_are_grouped_by_image_then_start():
     c = chains()
-    assert q3_hard.STARTS == ("truth", "reverse", "prior") and c.per_image == 6
+    assert q3_hard.STARTS == ("test-image", "reverse", "prior") and c.per_image == 6
     assert c.group(c.acceptance, 1, "prior")[0].tolist() == [10.0, 11.0]
     assert c.group(c.acceptance, 0, "reverse")[0].tolist() == [2.0, 3.0]
     assert c.group(c.acceptance, 1)[0].tolist() == [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]

@@ -26,7 +26,7 @@ from .runs import budget, identity, load_identity
 # Where the chains of each conditioning image start, in this order: the test image itself (if the model fits
 # the data, its unknown pixels are close to a draw from the target, so these chains start near stationarity),
 # the reverse model's completions, and the forward model's own samples that ignore the given pixels.
-STARTS = ("truth", "reverse", "prior")
+STARTS = ("test-image", "reverse", "prior")
 
 
 @dataclass(frozen=True)
@@ -263,28 +263,33 @@ def chain_diagnostics(c: HardChains) -> pd.DataFrame:
     return pd.DataFrame({"measure": measures, **columns})
 
 
-REFERENCE = "truth"  # the chains whose Rao-Blackwellised estimate of (d) the others are judged against
+REFERENCE = "test-image"  # the chains whose Rao-Blackwellised estimate of (d) the others are judged against
+
+
+def d_errors(c: HardChains, e: DEstimators) -> dict[str, torch.Tensor]:
+    """Total-variation distance of every (d) estimate to the reference chains' estimate: [R, N] per method
+    (R seeds for the importance samplers, 1 otherwise)."""
+    reference, tv, n = d_reference(c, REFERENCE), inf.total_variation, len(c.images)
+    errors = {f"MCMC from {start} starts": torch.stack([tv(d_reference(c, start)[k], reference[k]) for k in range(n)])
+              for start in STARTS if start != REFERENCE}
+    errors |= {"IS, prior prefixes": torch.stack([tv(e.is_prior[:, k], reference[k]) for k in range(n)], 1),
+               "IS, reverse proposals": torch.stack([tv(e.is_reverse[:, k], reference[k]) for k in range(n)], 1),
+               "reverse model alone": torch.stack([tv(e.reverse[k], reference[k]) for k in range(n)])}
+    return {name: v.reshape(-1, n) for name, v in errors.items()}
 
 
 def d_comparison(c: HardChains, e: DEstimators) -> pd.DataFrame:
     """(d) per method (rows) and image (columns): total-variation distance to the reference chains' estimate,
-    as "mean (smallest-largest)" over the seeds for the importance samplers; then each proposal's evidence
+    as "mean (smallest to largest)" over the seeds for the importance samplers; then each proposal's evidence
     estimate log2 p(x_>m), the same way."""
-    reference, tv = d_reference(c, REFERENCE), inf.total_variation
-
     def spread(values: torch.Tensor, fmt: str = ".3f") -> str:
         if len(values) == 1:
             return format(values.item(), fmt)
         return f"{values.mean():{fmt}} ({values.min():{fmt}} to {values.max():{fmt}})"
 
-    rows = {f"MCMC from {start} starts": [tv(d_reference(c, start)[k], reference[k]) for k in range(len(c.images))]
-            for start in STARTS if start != REFERENCE}
-    rows |= {"IS, prior prefixes": [tv(e.is_prior[:, k], reference[k]) for k in range(len(c.images))],
-             "IS, reverse proposals": [tv(e.is_reverse[:, k], reference[k]) for k in range(len(c.images))],
-             "reverse model alone": [tv(e.reverse[k:k + 1], reference[k]) for k in range(len(c.images))]}
-    table = [{"measure": f"TV to MCMC from the {REFERENCE}: {name}", **{column(c, k): spread(v.reshape(-1))
-                                                                       for k, v in enumerate(values)}}
-             for name, values in rows.items()]
+    table = [{"measure": f"TV to the reference: {name}",
+              **{column(c, k): spread(values[:, k]) for k in range(len(c.images))}}
+             for name, values in d_errors(c, e).items()]
     for name, log_z in (("prior prefixes", e.is_prior_log_evidence), ("reverse proposals", e.is_reverse_log_evidence)):
         table.append({"measure": f"log2 evidence, {name}",
                       **{column(c, k): spread(log_z[:, k] / math.log(2), ".0f") for k in range(len(c.images))}})
@@ -354,11 +359,11 @@ def chain_summary(c: HardChains) -> dict:
     t, truth = traces(c), log_p_bits(c.images)
     kept = c.acceptance[burn_in():]
     mean = t.mean(3)  # [S + 1, N, starts]
-    own = STARTS.index("truth")
+    own = STARTS.index("test-image")
     out = {"acceptance": (kept.min().item(), kept.max().item()),
            "truth_drift": (mean[:, :, own] - truth).abs().max().item(),
-           "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if s != "truth"},
-           "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if s != "truth"},
+           "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if s != "test-image"},
+           "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if s != "test-image"},
            "rhat_min": min((mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images))
                             if len(c.log_p) - burn_in() >= 4), default=math.nan)}
     return out
