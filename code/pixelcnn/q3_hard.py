@@ -362,8 +362,8 @@ def chain_summary(c: HardChains) -> dict:
     own = STARTS.index("test-image")
     out = {"acceptance": (kept.min().item(), kept.max().item()),
            "truth_drift": (mean[:, :, own] - truth).abs().max().item(),
-           "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if s != "test-image"},
-           "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if s != "test-image"},
+           "below": {s: (truth - mean[-1, :, i]).min().item() for i, s in enumerate(STARTS) if i != own},
+           "climb": {s: (mean[-1, :, i] - mean[0, :, i]).mean().item() for i, s in enumerate(STARTS) if i != own},
            "rhat_min": min((mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images))
                             if len(c.log_p) - burn_in() >= 4), default=math.nan)}
     return out
