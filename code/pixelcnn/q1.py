@@ -81,7 +81,7 @@ def curves(pair: dict) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(v["entry"].path("metrics.csv")) for name, v in pair.items()}
 
 
-def at_equal_time(pair: dict, smooth: int = 25) -> dict:
+def at_equal_time(pair: dict, smooth: int = 3) -> dict:
     """When the faster run of the pair ends (minutes at side-by-side throughput), each run's smoothed training
     NLL at that time: the comparison at equal wall-clock time."""
     minutes, logged = minutes_per_step(pair), curves(pair)

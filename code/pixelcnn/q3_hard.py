@@ -318,18 +318,22 @@ def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor, re
                                                           for k in range(n)]) for start in STARTS}}
 
 
-def g_diagnosis(images: torch.Tensor, methods: dict[str, torch.Tensor], indices: tuple[int, ...]) -> pd.DataFrame:
-    """Per method (rows) and image (columns): the top half's ink (mean intensity, 0 to 1) and the forward
-    model's log2 p(x) of the completed images, means over the samples. The bottom halves are the given ones,
-    so log p differs between methods only through the tops: it ranks them as the target p(top | bottom) does."""
+def g_measures(images: torch.Tensor, methods: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """Per measure ("ink": the top half's mean intensity, 0 to 1; "log2 p": the forward model's log2 p(x) of
+    the completed images) and method (the test images first): the mean over the completions, [N]. The bottom
+    halves are the given ones, so log p differs between methods only through the tops: it ranks them as the
+    target p(top | bottom) does."""
     sets = {"test image itself": images.unsqueeze(1), **methods}
-    rows = []
-    for measure, f, fmt in (("ink", ink, ".3f"), ("log2 p(x)", log_p_bits, ".0f")):
-        for name, x in sets.items():
-            values = f(x.reshape(-1, *x.shape[2:])).view(len(x), -1).mean(1)
-            rows.append({"measure": f"{measure}: {name}",
-                         **{f"test #{i}": format(v, fmt) for i, v in zip(indices, values.tolist(), strict=True)}})
-    return pd.DataFrame(rows)
+    return {measure: {name: f(x.reshape(-1, *x.shape[2:])).view(len(x), -1).mean(1) for name, x in sets.items()}
+            for measure, f in (("ink", ink), ("log2 p", log_p_bits))}
+
+
+def g_diagnosis(measures: dict[str, dict[str, torch.Tensor]], indices: tuple[int, ...]) -> pd.DataFrame:
+    """``g_measures`` as a table: one row per measure and method, one column per conditioning image."""
+    return pd.DataFrame([{"measure": f"{measure}: {name}",
+                          **{f"test #{i}": format(v, ".3f" if measure == "ink" else ".0f")
+                             for i, v in zip(indices, values.tolist(), strict=True)}}
+                         for measure, by_method in measures.items() for name, values in by_method.items()])
 
 
 def traces(c: HardChains) -> torch.Tensor:
