@@ -59,9 +59,10 @@ def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth
         ax.plot(train["step"] * scale, train["train_bpd"], color=color, alpha=0.25, lw=0.8)
         ax.plot(train["step"] * scale, train["train_bpd"].rolling(smooth, min_periods=1).mean(), color=color,
                 lw=1.6, label=f"{label}: train (per step, smoothed)")
-        val = metrics.dropna(subset=["val_bpd"])
-        ax.plot(val["step"] * scale, val["val_bpd"], "o--", color=color, ms=5,
-                label=f"{label}: validation (per epoch)")
+        if "val_bpd" in metrics:  # runs shorter than an epoch log no validation NLL
+            val = metrics.dropna(subset=["val_bpd"])
+            ax.plot(val["step"] * scale, val["val_bpd"], "o--", color=color, ms=5,
+                    label=f"{label}: validation (per epoch)")
         ax.axhline(test_bpd, color=color, ls=":", lw=1.4, label=f"{label}: test {test_bpd:.3f}")
     ax.set(xlabel="training minutes" if minutes_per_step else "training step", ylabel="NLL (bits/dim)")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
