@@ -212,7 +212,7 @@ def log_p_traces(panels: dict[str, tuple[torch.Tensor, torch.Tensor, tuple[int, 
     """MCMC traces: ``panels`` maps a row title to (log2 p per sweep [S+1, N, starts, chains], the test
     images' log2 p [N], their test-set indices); one panel per conditioning image, chains coloured by where
     they started (sweep 0: the starting state)."""
-    n = max(t.shape[1] for t, _ in panels.values())
+    n = max(t.shape[1] for t, *_ in panels.values())
     fig, axes = plt.subplots(len(panels), n, figsize=(2.6 * n + 0.6, 2.4 * len(panels) + 0.6), squeeze=False,
                              layout="constrained", sharex=True)
     for row, (title, (trace, truth, indices)) in zip(axes, panels.items(), strict=True):
