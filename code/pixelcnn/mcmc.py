@@ -198,6 +198,14 @@ class PixelEstimates(NamedTuple):
     rao_blackwell: torch.Tensor | None  # its exact full conditionals averaged (``levels`` passes each)
 
 
+def full_conditionals_between(full_conditionals: torch.Tensor, every: int, start: int,
+                              stop: int | None = None) -> torch.Tensor:
+    """Those of the full conditionals computed after every ``every``-th sweep that follow sweeps
+    ``start .. stop-1`` (``start``: the burn-in): the leading dimension filtered."""
+    sweep = (torch.arange(len(full_conditionals)) + 1) * every - 1  # the sweep each one follows
+    return full_conditionals[(sweep >= start) & (sweep < (len(full_conditionals) * every if stop is None else stop))]
+
+
 def pixel_estimates(chains: Chains, start: int = 0, stop: int | None = None) -> PixelEstimates:
     """The tracked pixel's posterior from sweeps ``start .. stop-1`` of every chain (``start``: the burn-in)."""
     if chains.pixel is None:
@@ -207,8 +215,7 @@ def pixel_estimates(chains: Chains, start: int = 0, stop: int | None = None) -> 
     counting = F.one_hot(chains.values[start:stop].flatten(), levels).double().mean(0)
     rao_blackwell = None
     if chains.full_conditionals is not None:
-        sweep = (torch.arange(len(chains.full_conditionals)) + 1) * chains.every - 1  # the sweep each one follows
-        kept = chains.full_conditionals[(sweep >= start) & (sweep < stop)]
+        kept = full_conditionals_between(chains.full_conditionals, chains.every, start, stop)
         rao_blackwell = kept.reshape(-1, levels).mean(0) if len(kept) else None
     return PixelEstimates(counting, chains.recycled[start:stop].reshape(-1, levels).mean(0), rao_blackwell)
 

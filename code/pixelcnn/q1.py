@@ -7,6 +7,7 @@ import pandas as pd
 from . import cache
 from .benchmark import training_throughput
 from .config import Config
+from .data import TRAIN_SIZE
 from .runs import EQUAL_DEPTH, SEARCH, SEARCH_REPEATS, SEARCH_SEEDS, config, trained
 
 
@@ -58,7 +59,7 @@ def equal_depth_table(pair: dict) -> pd.DataFrame:
     for name, v in pair.items():
         m = v["entry"].metrics
         rows.append({"run": name, "parameters": m["parameters"], "images/s": v["images_per_second"],
-                     "minutes per epoch": 50_000 / v["images_per_second"] / 60, "steps": m["steps"],
+                     "minutes per epoch": TRAIN_SIZE / v["images_per_second"] / 60, "steps": m["steps"],
                      "val bits/dim": m["val_bpd"], "test bits/dim": m["test_bpd"]})
     return pd.DataFrame(rows).set_index("run", drop=False)
 
@@ -88,7 +89,7 @@ def at_equal_time(pair: dict, smooth: int = 3) -> dict:
     end = min(config(name).max_steps * minutes[name] for name in pair)
     values = {}
     for name, metrics in logged.items():
-        train = metrics.dropna(subset=["train_bpd"]).set_index("step")["train_bpd"].rolling(smooth, min_periods=1)
-        train = train.mean()
+        train = metrics.dropna(subset=["train_bpd"]).set_index("step")["train_bpd"]
+        train = train.rolling(smooth, min_periods=1).mean()
         values[name] = float(train[train.index * minutes[name] <= end + 1e-9].iloc[-1])
     return {"minutes": end, "train_bpd": values}

@@ -59,9 +59,7 @@ def own_value_sums(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> pd.Data
         model = load(name)
         candidates = x.repeat(model.levels, 1, 1, 1)
         candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
-        with torch.inference_mode():
-            logits = model(candidates).flatten(2)[:, :, index]  # [v, levels]: the logits with input v
-        own = torch.softmax(logits.double(), dim=1).diagonal()  # q(v | ..., own input v)
+        own = inf.pixel_log_probs(model, candidates)[:, index].double().exp()  # q(v | ..., own input v)
         rows.append({"model": label, "sum over the 256 values": own.sum().item(),
                      "smallest term": own.min().item(), "largest term": own.max().item()})
     return pd.DataFrame(rows).set_index("model", drop=False)

@@ -9,6 +9,7 @@ of proposals. Each result is cached under the inputs its ``*_inputs`` function d
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -22,6 +23,7 @@ from . import inference as inf
 from .data import load_images
 from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
 from .runs import budget, identity, load_identity
+from .sampling import sample
 
 # Where the chains of each conditioning image start, in this order: the test image itself (if the model fits
 # the data, its unknown pixels are close to a draw from the target, so these chains start near stationarity),
@@ -106,8 +108,7 @@ def burn_in() -> int:
 def d_reference(c: HardChains, start: str | None = None) -> torch.Tensor:
     """The chains' estimate of (d) per image [N, 256]: the middle pixel's full conditionals averaged over the
     chains (of one start, or all) and the sweeps after the burn-in (Rao-Blackwellised)."""
-    sweep = (torch.arange(len(c.full_conditionals)) + 1) * c.every - 1
-    kept = c.full_conditionals[sweep >= burn_in()]
+    kept = mcmc.full_conditionals_between(c.full_conditionals, c.every, burn_in())
     return torch.stack([c.group(kept, k, start).reshape(-1, kept.shape[-1]).mean(0) for k in range(len(c.images))])
 
 
@@ -191,8 +192,6 @@ def g_pools(seed: int = 0) -> GPools:
 
 
 def _compute_g_pools(inputs: dict) -> dict:
-    from .sampling import sample
-
     model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
     generator = torch.Generator().manual_seed(inputs["seed"])
     x, pools, k = load_images("test")[inputs["images"]].long(), inputs["pools"], inputs["proposals"]
@@ -224,10 +223,14 @@ def ink(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), -1)[:, :HALF].double().mean(1) / 255
 
 
+@functools.lru_cache(maxsize=1)
+def _forward_model(model: str) -> torch.nn.Module:
+    return load_identity(model)
+
+
 def log_p_bits(images: torch.Tensor) -> torch.Tensor:
-    """The forward model's log2 p(x) of each image [B], in bits."""
-    model = load_identity(identity(MODEL))
-    return inf.log_prob(model, images.long()).double() / math.log(2)
+    """The forward model's log2 p(x) of each image [B], in bits (the model is loaded once)."""
+    return inf.log_prob(_forward_model(identity(MODEL)), images.long()).double() / math.log(2)
 
 
 def tiny_inputs() -> dict:
