@@ -24,10 +24,11 @@ DECLARED = {
     "q3 (g) independent pools": ("estimate", q3_hard.g_pools_inputs),
     "q3 tiny MCMC check": ("estimate", q3_hard.tiny_inputs),
     "equal-depth throughput": ("benchmark", q1.equal_depth_inputs),
+    "q3 forward-model scores": ("estimate", q3_hard.scores_inputs),
 }
 COMPUTE = [q3._compute_results, q3._compute_reverse, q3._compute_heldout, q3._compute_convergence,
            q2._dependency_maps, runs._samples, runs._evaluation, q3_hard._compute_chains,
-           q3_hard._compute_d_estimators, q3_hard._compute_g_pools]
+           q3_hard._compute_d_estimators, q3_hard._compute_g_pools, q3_hard._compute_scores]
 
 
 def leaves(value, path=()):

@@ -63,10 +63,11 @@ def results_inputs(seed: int = 0) -> dict:
 
 def results(seed: int = 0) -> Results:
     """Every Q3 quantity for the conditioning test images (cached; minutes on a CPU to compute)."""
-    return _results(results_inputs(seed))
+    return results_from(results_inputs(seed))
 
 
-def _results(inputs: dict) -> Results:
+def results_from(inputs: dict) -> Results:
+    """The results of ``results_inputs``-style ``inputs`` (what a computation that reads them is handed)."""
     return typed(Results, cache.tensors("estimate", inputs, _compute_results))
 
 
@@ -127,7 +128,12 @@ def reverse_inputs(seed: int = 0) -> dict:
 
 def reverse_results(seed: int = 0) -> ReverseResults:
     """(d) and (g) with the reverse-order model (cached; minutes on a CPU)."""
-    return typed(ReverseResults, cache.tensors("estimate", reverse_inputs(seed), _compute_reverse))
+    return reverse_results_from(reverse_inputs(seed))
+
+
+def reverse_results_from(inputs: dict) -> ReverseResults:
+    """The reverse results of ``reverse_inputs``-style ``inputs``."""
+    return typed(ReverseResults, cache.tensors("estimate", inputs, _compute_reverse))
 
 
 def _compute_reverse(inputs: dict) -> dict:
@@ -156,7 +162,7 @@ def _compute_reverse(inputs: dict) -> dict:
         seconds["g_reverse_is"] += time.perf_counter() - clock
     out.update(d_reverse_is=torch.stack(d), d_reverse_is_ess=torch.stack(d_ess), g_reverse=torch.cat(g_reverse),
                g_reverse_is=torch.cat(g), g_reverse_is_ess=torch.stack(g_ess), seconds=seconds)
-    completions = {"original": x, "g": _results(forward).g,
+    completions = {"original": x, "g": results_from(forward).g,
                    "g_reverse": out["g_reverse"], "g_reverse_is": out["g_reverse_is"]}
     with torch.no_grad():
         out["forward_bpd"] = {name: bits_per_dim(model, c.to(device)).mean().item() for name, c in completions.items()}

@@ -9,7 +9,6 @@ of proposals. Each result is cached under the inputs its ``*_inputs`` function d
 
 from __future__ import annotations
 
-import functools
 import math
 import shutil
 import time
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 import torch
 
-from . import cache, mcmc
+from . import cache, mcmc, q3
 from . import inference as inf
 from .data import load_images
 from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
@@ -71,7 +70,10 @@ def chains_inputs(question: str, seed: int = 0) -> dict:
 def chains(question: str, seed: int = 0) -> HardChains:
     """The MCMC chains of question "d" (unknown: pixels 0..middle) or "g" (unknown: the top half); cached,
     resumable, about an hour on a CPU."""
-    inputs = chains_inputs(question, seed)
+    return _chains(chains_inputs(question, seed))
+
+
+def _chains(inputs: dict) -> HardChains:
     return HardChains(**cache.tensors("estimate", inputs, _compute_chains), indices=tuple(inputs["images"]))
 
 
@@ -188,7 +190,11 @@ def g_pools_inputs(seed: int = 0) -> dict:
 
 def g_pools(seed: int = 0) -> GPools:
     """(g) by SIR with independent pools (cached; about ten minutes on a CPU)."""
-    return typed(GPools, cache.tensors("estimate", g_pools_inputs(seed), _compute_g_pools))
+    return _g_pools(g_pools_inputs(seed))
+
+
+def _g_pools(inputs: dict) -> GPools:
+    return typed(GPools, cache.tensors("estimate", inputs, _compute_g_pools))
 
 
 def _compute_g_pools(inputs: dict) -> dict:
@@ -223,14 +229,9 @@ def ink(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(len(images), -1)[:, :HALF].double().mean(1) / 255
 
 
-@functools.lru_cache(maxsize=1)
-def _forward_model(model: str) -> torch.nn.Module:
-    return load_identity(model)
-
-
-def log_p_bits(images: torch.Tensor) -> torch.Tensor:
-    """The forward model's log2 p(x) of each image [B], in bits (the model is loaded once)."""
-    return inf.log_prob(_forward_model(identity(MODEL)), images.long()).double() / math.log(2)
+def log_p_bits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The forward model's log2 p(x) of each image [B], in bits."""
+    return inf.log_prob(model, images.long()).double() / math.log(2)
 
 
 def tiny_inputs() -> dict:
@@ -249,11 +250,11 @@ def tiny() -> mcmc.TinyCheck:
 # --- What the chains and the estimators say --------------------------------------------------------
 
 
-def chain_diagnostics(c: HardChains) -> pd.DataFrame:
+def chain_diagnostics(c: HardChains, truth: torch.Tensor) -> pd.DataFrame:
     """Per conditioning image (columns): the acceptance rate and the final log2 p(x) of the chains of each
-    start (after the burn-in), log2 p(x) of the test image itself, and the split R-hat of log p over all chains."""
+    start (after the burn-in), log2 p(x) of the test image itself (``truth``, [N]), and the split R-hat of log p
+    over all chains."""
     kept, starts = slice(burn_in(), None), " / ".join(STARTS)
-    truth = log_p_bits(c.images)
     columns = {}
     for k in range(len(c.images)):
         trace = c.group(c.log_p[kept], k)
@@ -321,14 +322,15 @@ def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor, re
                                                           for k in range(n)]) for start in STARTS}}
 
 
-def g_measures(images: torch.Tensor, methods: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+def g_measures(model: torch.nn.Module, images: torch.Tensor,
+               methods: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     """Per measure ("ink": the top half's mean intensity, 0 to 1; "log2 p": the forward model's log2 p(x) of
     the completed images) and method (the test images first): the mean over the completions, [N]. The bottom
     halves are the given ones, so log p differs between methods only through the tops: it ranks them as the
     target p(top | bottom) does."""
     sets = {"test image itself": images.unsqueeze(1), **methods}
     return {measure: {name: f(x.reshape(-1, *x.shape[2:])).view(len(x), -1).mean(1) for name, x in sets.items()}
-            for measure, f in (("ink", ink), ("log2 p", log_p_bits))}
+            for measure, f in (("ink", ink), ("log2 p", lambda x: log_p_bits(model, x)))}
 
 
 def g_diagnosis(measures: dict[str, dict[str, torch.Tensor]], indices: tuple[int, ...]) -> pd.DataFrame:
@@ -358,12 +360,12 @@ def time_table(d_chains: HardChains, g_chains: HardChains, e: DEstimators, pools
     return pd.DataFrame([{"quantity": name, "seconds": float(v)} for name, v in rows])
 
 
-def chain_summary(c: HardChains) -> dict:
+def chain_summary(c: HardChains, truth: torch.Tensor) -> dict:
     """The numbers the chapter's reading of the chains rests on (log p in bits, over all images):
     acceptance range after the burn-in; the largest gap between the test-image chains' mean log2 p and the
     test image's, over every sweep; per other start and image, the gap below the test image after the last
     sweep and the climb from the start; the smallest split R-hat over the images."""
-    t, truth = traces(c), log_p_bits(c.images)
+    t = traces(c)
     kept = c.acceptance[burn_in():]
     mean = t.mean(3)  # [S + 1, N, starts]
     own = STARTS.index("test-image")
@@ -374,3 +376,25 @@ def chain_summary(c: HardChains) -> dict:
            "rhat_min": min((mcmc.split_rhat(c.group(c.log_p[burn_in():], k)) for k in range(len(c.images))
                             if len(c.log_p) - burn_in() >= 4), default=math.nan)}
     return out
+
+
+def scores_inputs() -> dict:
+    """Everything ``scores`` depends on: the forward model and the results whose images it scores."""
+    return {"model": identity(MODEL), "d": chains_inputs("d"), "g": chains_inputs("g"), "pools": g_pools_inputs(),
+            "reverse": q3.reverse_inputs()}
+
+
+def scores() -> dict:
+    """The forward model's judgement of the images of this module's results, so that the report needs no model
+    (cached; a minute on a CPU): "d_truth", log2 p(x) of the (d) test images [N], and "g", ``g_measures`` of
+    every (g) method (the test images first)."""
+    return cache.tensors("estimate", scores_inputs(), _compute_scores)
+
+
+def _compute_scores(inputs: dict) -> dict:
+    model = load_identity(inputs["model"])
+    chains_d, chains_g, pools = _chains(inputs["d"]), _chains(inputs["g"]), _g_pools(inputs["pools"])
+    reverse = q3.reverse_results_from(inputs["reverse"])
+    first = q3.results_from(inputs["reverse"]["results"])
+    methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
+    return {"d_truth": log_p_bits(model, chains_d.images), "g": g_measures(model, first.images, methods)}
