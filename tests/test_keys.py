@@ -18,6 +18,7 @@ DECLARED = {
     "q3 held-out check": ("estimate", q3.heldout_inputs),
     "q3 tiny-model check": ("estimate", q3.convergence_inputs),
     "dependency maps": ("estimate", q2.dependency_inputs),
+    "own-value sums": ("estimate", q2.own_value_inputs),
     "q3 MCMC chains (d)": ("estimate", lambda: q3_hard.chains_inputs("d")),
     "q3 MCMC chains (g)": ("estimate", lambda: q3_hard.chains_inputs("g")),
     "q3 (d) estimators over seeds": ("estimate", q3_hard.d_estimators_inputs),
@@ -27,7 +28,7 @@ DECLARED = {
     "q3 forward-model scores": ("estimate", q3_hard.scores_inputs),
 }
 COMPUTE = [q3._compute_results, q3._compute_reverse, q3._compute_heldout, q3._compute_convergence,
-           q2._dependency_maps, runs._samples, runs._evaluation, q3_hard._compute_chains,
+           q2._dependency_maps, q2._own_value_terms, runs._samples, runs._evaluation, q3_hard._compute_chains,
            q3_hard._compute_d_estimators, q3_hard._compute_g_pools, q3_hard._compute_scores]
 
 

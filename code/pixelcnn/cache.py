@@ -26,7 +26,8 @@ from .data import DATA_ID
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
 CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}
-_READ: set[str] = set()  # names of the entries looked up by this process (what a report read)
+_READ: dict[str, set[str]] = {}  # entry name -> the files of it this process has read (what a report read)
+OMITTED = "omitted.json"  # beside the files of an entry shipped without some of them (the notebook's payload)
 
 
 class CacheError(RuntimeError):
@@ -36,12 +37,16 @@ class CacheError(RuntimeError):
 class Entry:
     """A verified cache entry: ``entry.path(name)`` gives a file, ``entry.manifest`` the record."""
 
-    def __init__(self, folder: Path, manifest: dict) -> None:
-        self.folder, self.manifest = folder, manifest
+    def __init__(self, folder: Path, manifest: dict, omitted: dict | None = None) -> None:
+        self.folder, self.manifest, self.omitted = folder, manifest, omitted or {}
 
     def path(self, name: str) -> Path:
         if name not in self.manifest["files"]:
             raise CacheError(f"entry {self.folder.name} has no file {name!r}; it has {sorted(self.manifest['files'])}")
+        if name in self.omitted.get("files", []):
+            raise CacheError(f"entry {self.folder.name} was shipped without its file {name} "
+                             f"({self.omitted.get('reason', 'left out')})")
+        _READ.setdefault(self.folder.name, set()).add(name)
         return self.folder / name
 
     @property
@@ -79,17 +84,20 @@ def lookup(kind: str, config: dict, root: Path | None = None) -> Entry | None:
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]
+        omitted = json.loads((folder / OMITTED).read_text()) if (folder / OMITTED).exists() else {}
     except (OSError, ValueError, KeyError) as error:
         raise CacheError(f"cache entry {folder.name} has an unreadable manifest ({error}); {recompute}") from error
     for name, expected in files.items():
         path = folder / name
+        if name in omitted.get("files", []) and not path.exists():
+            continue  # shipped without it on purpose: asking for it says so (Entry.path)
         if not path.is_file():
             raise CacheError(f"cache entry {folder.name} lacks its file {name}; {recompute}")
         if sha256(path) != expected:
             raise CacheError(f"cache entry {folder.name}: file {name} does not match its manifest hash "
                              f"(edited or truncated); {recompute}")
-    _READ.add(folder.name)
-    return Entry(folder, manifest)
+    _READ.setdefault(folder.name, set())
+    return Entry(folder, manifest, omitted)
 
 
 def compute_seconds(manifest: dict) -> float:
@@ -97,9 +105,9 @@ def compute_seconds(manifest: dict) -> float:
     return manifest["metrics"].get("train_seconds") or manifest["wall_seconds"]
 
 
-def entries_read() -> list[str]:
-    """The names of the cache entries this process has read so far."""
-    return sorted(_READ)
+def entries_read() -> dict[str, list[str]]:
+    """The cache entries this process has read so far, each with the files of it that were read."""
+    return {name: sorted(files) for name, files in sorted(_READ.items())}
 
 
 def require(kind: str, config: dict, command: str, root: Path | None = None) -> Entry:

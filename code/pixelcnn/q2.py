@@ -46,20 +46,35 @@ def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
             for name, model in inputs["models"].items()}
 
 
+OWN_VALUE_MODELS = {"q1": "Q1 (causal)", "q2": "Q2 (non-causal)"}
+
+
+def own_value_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict:
+    """Everything ``own_value_sums`` depends on: the Q1 and Q2 models, the test image and the pixel."""
+    return {"models": {name: identity(name) for name in OWN_VALUE_MODELS}, "test_image": image, "pixel": list(pixel)}
+
+
 def own_value_sums(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> pd.DataFrame:
     """For the Q1 and Q2 models at one pixel of a test image: set the pixel's input to each value v in turn
     and sum the probability the model then gives v there, sum_v q(v | the other pixels, own input v).
 
     A causal model ignores its own input, so the terms are p(v | x_<i) and sum to one; a model that reads
-    its own input can give every value a high probability at once (``levels`` passes)."""
-    x = load_images("test")[image:image + 1].long()
-    index = inf.raster_index(pixel, x.shape[-1])
-    rows = []
-    for name, label in (("q1", "Q1 (causal)"), ("q2", "Q2 (non-causal)")):
-        model = load(name)
+    its own input can give every value a high probability at once (``levels`` passes; cached)."""
+    terms = cache.tensors("estimate", own_value_inputs(image, pixel), _own_value_terms)
+    rows = [{"model": label, "sum over the 256 values": terms[name].sum().item(),
+             "smallest term": terms[name].min().item(), "largest term": terms[name].max().item()}
+            for name, label in OWN_VALUE_MODELS.items()]
+    return pd.DataFrame(rows).set_index("model", drop=False)
+
+
+def _own_value_terms(inputs: dict) -> dict[str, torch.Tensor]:
+    """name -> [levels] float64: q(v | the other pixels, own input v) for every value v."""
+    x = load_images("test")[inputs["test_image"]:inputs["test_image"] + 1].long()
+    index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
+    terms = {}
+    for name, model_identity in inputs["models"].items():
+        model = load_identity(model_identity)
         candidates = x.repeat(model.levels, 1, 1, 1)
         candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
-        own = inf.pixel_log_probs(model, candidates)[:, index].double().exp()  # q(v | ..., own input v)
-        rows.append({"model": label, "sum over the 256 values": own.sum().item(),
-                     "smallest term": own.min().item(), "largest term": own.max().item()})
-    return pd.DataFrame(rows).set_index("model", drop=False)
+        terms[name] = inf.pixel_log_probs(model, candidates)[:, index].double().exp()
+    return terms
