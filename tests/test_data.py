@@ -64,9 +64,21 @@ def test_corrupt_file_is_never_used(mnist_root, tmp_path, damage):
         load_images("test", tmp_path)
 
 
-def test_missing_files_say_how_to_get_them(tmp_path):
+def test_missing_files_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIXELCNN_OFFLINE", "1")  # else they are fetched
     with pytest.raises(DataError, match="make data"):
         load_images("train", tmp_path)
+
+
+def test_in_a_notebook_missing_files_say_what_to_do_there(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.setenv("PIXELCNN_OFFLINE", "1")
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    with pytest.raises(DataError, match="In this notebook") as error:
+        load_images("test", tmp_path)
+    assert "make data" not in str(error.value) and "Files pane" in str(error.value)
 
 
 def test_unknown_split(mnist_root):

@@ -93,7 +93,8 @@ def mnist_copy(tmp_path):
     return tmp_path
 
 
-def test_missing_mnist_file(mnist_copy):
+def test_missing_mnist_file(mnist_copy, monkeypatch):
+    monkeypatch.setenv("PIXELCNN_OFFLINE", "1")  # else it is fetched
     (raw_dir(mnist_copy) / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(DataError, match="train-labels-idx1-ubyte"):
         load_images("train", mnist_copy)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -19,18 +21,19 @@ from pixelcnn.data import ensure_mnist
 from pixelcnn.notebook import (
     CHUNK,
     INLINE,
+    RETRAINED_ROLE,
+    TEXT_ROLE,
     expand_includes,
     md,
-    outputs_with_problems,
     split_front_matter,
-    submission,
     to_notebook,
 )
 from pixelcnn.report import find_quarto, preview_html
+from pixelcnn.submission import PART_CHARS, outputs_with_problems, submission
 
 ROOT = project_root()
 REPORT = ROOT / "report.qmd"
-MAX_NOTEBOOK_MB = 25
+MAX_NOTEBOOK_MB, MAX_CELL_BYTES = 10, 2**20
 RAW_MARKUP = ("@fig-", "@tbl-", "@sec-", "{#", ":::", "{{<", "{python}")
 ENUMERATOR = re.compile(r"^(\(?(\d+|[A-Za-z]|[ivxIVX]+)[.)]|#\.)(\s|$)")  # what pandoc reads as the start of a list
 
@@ -103,19 +106,37 @@ def test_notebook_reads_like_the_rendered_report():
     figure_chunks = len(re.findall(r"#\|\s*label:\s*fig-", expand_includes(REPORT)))
     captions = [c for c in notebook.cells if c.cell_type == "markdown" and re.match(r"\*Figure \d+: ", c.source)]
     assert len(captions) == figure_chunks
-    md_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("md(")]
-    assert md_cells and all(c.metadata["jupyter"]["source_hidden"] for c in md_cells)
+    roles = [c.metadata.get("pixelcnn", {}).get("role") for c in notebook.cells]
+    assert roles.count(TEXT_ROLE) > 20 and roles.count(RETRAINED_ROLE) >= 3  # text to fill in; one close a chapter
+    for index, cell in enumerate(notebook.cells):  # a chapter's text is closed before the next chapter starts
+        if cell.cell_type == "markdown" and cell.source.startswith("# ") and TEXT_ROLE in roles[1:index]:
+            assert RETRAINED_ROLE in roles[roles[:index].index(TEXT_ROLE):index] or index == 0
+    assert "appendix" not in markdown.lower() or "code/pixelcnn/" in markdown
 
 
 def check_submitted(path: Path) -> nbformat.NotebookNode:
     """The checks every notebook to submit passes before and after it is run."""
-    assert path.stat().st_size <= MAX_NOTEBOOK_MB * 2**20
+    assert path.stat().st_size <= MAX_NOTEBOOK_MB * 2**20, f"{path.stat().st_size / 2**20:.1f} MB"
     notebook = nbformat.read(path, as_version=4)
+    biggest = max(len(json.dumps(c)) for c in notebook.cells)
+    assert biggest <= MAX_CELL_BYTES, f"a cell of {biggest / 2**20:.1f} MB"
     title, setup = notebook.cells[:2]
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     assert setup.source.startswith("#@title Set-up") and setup.metadata["cellView"] == "form"
     assert "RETRAIN = False" in setup.source and re.search(r"lightning==[\d.]+", setup.source)
+    parts = [c for c in notebook.cells if c.source.startswith("#@title The shipped results")]
+    assert parts and all(len(c.source) <= PART_CHARS + 200 for c in parts) and "unpack(PAYLOAD)" in parts[-1].source
     assert outputs_with_problems(notebook) == []
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert not any(c.source.startswith("md(") for c in code), "text is code"
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    prose = re.sub(r"```python\n.*?\n```", "", text, flags=re.DOTALL)  # the text without the code listings
+    for markup in ("{python}", "np.int64", "tensor(", "@fig-", "<details"):
+        assert markup not in prose, f"{markup!r} in the notebook's text"
+    for listed in ("class ShiftedConv", "def training_step", "self.log(", "def full_conditional",
+                   "def complete_top_half_sir", "def update("):  # the code of the answers, as text
+        assert listed in text, f"{listed!r} not shown as text"
+    assert "```python" in text and "bits/dim" in text
     images = sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
     captions = sum(bool(re.match(r"\*Figure \d+: ", c.source)) for c in notebook.cells if c.cell_type == "markdown")
     assert images >= captions > 0
@@ -123,50 +144,137 @@ def check_submitted(path: Path) -> nbformat.NotebookNode:
     table_outputs = sum("|---" in o.get("data", {}).get("text/markdown", "").replace(":", "-")
                         for c in notebook.cells for o in c.get("outputs", []))
     assert table_outputs >= tables - 1 > 0  # every table chunk has its output (one table is Markdown text)
-    shown = json.dumps([o.get("data", {}).get("text/markdown", "") for c in notebook.cells
-                        for o in c.get("outputs", [])])
-    assert not any(markup in shown for markup in ("np.int64", "tensor(", "@fig-", "{python}"))
     return notebook
 
 
-def run_alone(path: Path, folder: Path) -> nbformat.NotebookNode:
-    """Execute exactly the file ``path`` in an empty folder, in a fresh kernel, as "Run all" does."""
+def fresh_runtime_env(home: Path) -> dict[str, str]:
+    """What a fresh runtime has: no PIXELCNN_* variables and an empty home (no downloaded checkpoint)."""
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELCNN_")}
+    return {**env, "HOME": str(home)}
+
+
+def run_alone(path: Path, folder: Path, python: str | None = None, env: dict | None = None,
+              edit=None) -> nbformat.NotebookNode:
+    """Execute exactly the file ``path`` alone in an empty folder, in a fresh kernel, as "Run all" does:
+    no data, no cache, no checkpoint, no ``PIXELCNN_*`` variables, an empty ``HOME``; the kernel runs
+    ``python`` (default: this one); ``edit(notebook)`` may change it first (e.g. tick RETRAIN)."""
     from nbclient import NotebookClient
 
     folder.mkdir()
     shutil.copy(path, folder / path.name)
     notebook = nbformat.read(folder / path.name, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
+    if edit:
+        edit(notebook)
+    kernels = folder.parent / f"{folder.name}-kernels"
+    spec = kernels / "kernels" / "alone"
+    spec.mkdir(parents=True)
+    argv = [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "alone", "language": "python"}))
+    client = NotebookClient(notebook, timeout=1800, kernel_name="alone", resources={"metadata": {"path": folder}})
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(kernels)
+    try:
+        client.execute(env=env or fresh_runtime_env(folder.parent / f"{folder.name}-home"))
+    finally:
+        os.environ.pop("JUPYTER_PATH") if old is None else os.environ.update(JUPYTER_PATH=old)
     assert (folder / "pixelcnn_files" / "code" / "pixelcnn" / "models.py").exists()
+    assert not (folder / "data").exists(), "the notebook fetched MNIST: a result it reads is not shipped"
     return notebook
 
 
-@pytest.fixture
-def outside_env(monkeypatch, course_checkpoint):
-    """What a fresh runtime reaches: MNIST and the course checkpoint (downloaded there, provided here)."""
-    monkeypatch.setenv("PIXELCNN_DATA", str(ensure_mnist()))
-    monkeypatch.setenv("PIXELCNN_PRETRAINED", str(course_checkpoint))
-    monkeypatch.delenv("PIXELCNN_TRAIN", raising=False)
+@pytest.fixture(scope="module")
+def submitted(tmp_path_factory) -> Path:
+    """The notebook to submit, built from the committed cache (once per module)."""
+    path = tmp_path_factory.mktemp("submitted") / "report.ipynb"
+    old = os.environ.get("PIXELCNN_CACHE")
+    os.environ["PIXELCNN_CACHE"] = str(ROOT / "cache")
+    try:
+        nbformat.write(submission(), path)
+    finally:
+        os.environ.update(PIXELCNN_CACHE=old) if old else os.environ.pop("PIXELCNN_CACHE")
+    return path
 
 
-def test_notebook_to_submit_runs_alone_in_an_empty_folder(tmp_path, monkeypatch, outside_env):
-    monkeypatch.setenv("PIXELCNN_CACHE", str(ROOT / "cache"))
-    path = tmp_path / "report.ipynb"
-    nbformat.write(submission(), path)
-    check_submitted(path)
-    executed = run_alone(path, tmp_path / "alone")
+def test_notebook_to_submit_runs_alone_in_an_empty_folder(tmp_path, submitted):
+    check_submitted(submitted)
+    executed = run_alone(submitted, tmp_path / "alone")
     assert outputs_with_problems(executed) == []
     nbformat.write(executed, tmp_path / "executed.ipynb")
     check_submitted(tmp_path / "executed.ipynb")
-    preview_html(path, tmp_path / "preview.html")  # the page `make report` makes without Quarto
+    preview_html(submitted, tmp_path / "preview.html")  # the page `make report` makes without Quarto
     page = (tmp_path / "preview.html").read_text()
     assert "<h1" in page and "Autoregressive image models" in page and "Preview build" in page
     assert not any(markup in page for markup in ("@fig-", "{#sec-", ":::", "PAYLOAD"))
     assert page.count("<img") >= page.count("<em>Figure ") > 0
 
 
+def test_a_weight_left_out_of_the_notebook_says_so_in_one_line(tmp_path, submitted):
+    """The payload ships only the files the report read; asking for another says why it is missing."""
+    import base64
+    import io
+    import tarfile
+
+    notebook = nbformat.read(submitted, as_version=4)
+    encoded = "".join(re.search(r'PAYLOAD.append\("([^"]*)"\)', c.source).group(1)
+                      for c in notebook.cells if c.source.startswith("#@title The shipped results"))
+    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r:xz") as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    cache_root = tmp_path / "unpacked" / "cache"
+    weights = sorted(cache_root.glob("train-*/model.pt"))
+    omitted = [p for p in sorted(cache_root.glob("train-*/omitted.json")) if "model.pt" in p.read_text()]
+    assert weights and omitted, "some weights are shipped (the models the notebook runs), others left out"
+    from pixelcnn import cache
+
+    folder = omitted[0].parent
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = cache.lookup(manifest["kind"], manifest["config"], root=cache_root)
+    with pytest.raises(cache.CacheError, match="shipped without its file model.pt.*RETRAIN") as error:
+        entry.path("model.pt")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+def test_retrain_recomputes_and_the_text_follows_on_the_smoke_profile(tmp_path, submitted, course_checkpoint):
+    """RETRAIN ticked (smoke profile, so it takes minutes): every result is recomputed, the set-up says how
+    long the shipped ones took, and each chapter ends with its paragraphs as they read now."""
+
+    def tick(notebook):
+        setup = notebook.cells[1]
+        setup.source = setup.source.replace("RETRAIN = False", "RETRAIN = True")
+
+    env = {**fresh_runtime_env(tmp_path / "home"), "PIXELCNN_PROFILE": "smoke",
+           "PIXELCNN_DATA": str(ensure_mnist()), "PIXELCNN_PRETRAINED": str(course_checkpoint)}
+    executed = run_alone(submitted, tmp_path / "alone", env=env, edit=tick)
+    assert outputs_with_problems(executed) == []
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert re.search(r"RETRAIN: .* took \d+ hours", printed)
+    assert (tmp_path / "alone" / "pixelcnn_retrained").is_dir()
+    retrained = [shown for c in executed.cells if c.cell_type == "code" and c.source.startswith("retrained_text(")
+                 for o in c.outputs if (shown := o.get("data", {}).get("text/markdown"))]
+    assert len(retrained) >= 3 and all(t.startswith("**Recomputed (RETRAIN).**") for t in retrained)
+    assert any("now read:" in t and "bits/dim" in t for t in retrained)  # smoke numbers differ from the shipped
+
+
+@pytest.mark.colab
+def test_notebook_to_submit_runs_alone_with_a_colab_runtimes_versions(tmp_path, submitted):
+    """``make test-colab``: the same file in a venv with the versions a fresh Colab runtime ships
+    (colab-requirements.txt); its set-up cell installs what that runtime lacks."""
+    python = os.environ.get("NOTEBOOK_PYTHON")
+    if not python:
+        pytest.skip("set NOTEBOOK_PYTHON to the Python of a Colab-like venv (`make test-colab` does)")
+    python = str(Path(python).absolute())  # the kernel starts in the empty folder
+    executed = run_alone(submitted, tmp_path / "alone", python=python)
+    assert outputs_with_problems(executed) == []
+    versions = subprocess.run([python, "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"],
+                              capture_output=True, text=True).stdout
+    required = dict(line.split("==") for line in (ROOT / "colab-requirements.txt").read_text().splitlines()
+                    if "==" in line and not line.startswith("#"))
+    assert versions.split()[0].startswith(required["torch"]) and versions.split()[1] == required["numpy"]
+
+
 def test_report_problems_are_detected():
-    from pixelcnn.notebook import execute
+    from pixelcnn.submission import execute
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import warnings; warnings.warn('x')")])
     executed = execute(notebook, cwd=Path.cwd())
@@ -175,7 +283,7 @@ def test_report_problems_are_detected():
 
 @pytest.mark.slow
 def test_smoke_profile_runs_the_whole_report_from_an_empty_cache(tmp_path, monkeypatch, outside_env):
-    from pixelcnn.notebook import execute
+    from pixelcnn.submission import execute
 
     monkeypatch.setenv("PIXELCNN_PROFILE", "smoke")
     monkeypatch.setenv("PIXELCNN_TRAIN", "1")
@@ -227,5 +335,5 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
     assert not re.search(r"\?@(fig|tbl|sec)-", text)
 
     check_submitted(site / "report.ipynb")
-    executed = run_alone(site / "report.ipynb", tmp_path / "alone")
+    executed = run_alone(site / "report.ipynb", tmp_path / "alone")  # as a grader runs it
     assert outputs_with_problems(executed) == []

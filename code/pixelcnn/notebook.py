@@ -4,32 +4,24 @@
 the rendered report: sections numbered and cross-references resolved as Quarto does ("Figure 3",
 "Section 2.1"), figure captions under figures and table captions above tables, callouts as framed
 paragraphs, and only the content meant for a notebook (``.content-visible`` / ``.content-hidden``
-with ``when-format="html"``). A paragraph with inline `` `{python} expr` `` values becomes a small
-cell whose code is hidden and whose output is the paragraph, with the values computed by the
-kernel (``md``), so the text follows the results it describes.
-
-``submission`` executes that notebook in a fresh kernel and puts a set-up cell after the title: it
-installs the pinned packages a fresh runtime (Colab) lacks and unpacks the ``pixelcnn`` source and
-the cache entries the report read, shipped compressed inside the notebook, so "Run all" works
-alone in an empty folder without retraining; its RETRAIN switch recomputes everything instead.
+with ``when-format``). A paragraph with inline `` `{python} expr` `` values becomes, for the
+execution, a cell ``md(...)`` whose output is the paragraph with the values computed by the kernel;
+``submission`` then makes it a Markdown cell. A ``retrained_text`` cell closes each chapter: with
+RETRAIN it shows the chapter's paragraphs again with the recomputed values (``submission`` executes
+the notebook and makes the file to submit).
 """
 
 from __future__ import annotations
 
-import base64
 import inspect
-import io
 import json
+import os
 import re
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import yaml
-
-from . import cache
-from .config import PACKAGE_DIR, cache_dir, project_root
 
 INCLUDE = re.compile(r"^\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.MULTILINE)
 CHUNK = re.compile(r"^```\{python\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
@@ -43,8 +35,7 @@ TABLE_CAPTION = re.compile(r"^:\s+(.*?)\s*\{#(tbl-[\w-]+)\}\s*$")
 LABEL_OPTION = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", re.MULTILINE)
 KINDS = {"fig": "Figure", "tbl": "Table", "sec": "Section"}
 FORMAT = "ipynb"
-# What a fresh runtime may lack, pinned to the versions of requirements.txt.
-SETUP_PACKAGES = ("lightning", "seaborn", "tabulate")
+TEXT_ROLE, RETRAINED_ROLE = "text", "retrained"  # cell roles, in cell.metadata["pixelcnn"]["role"]
 
 
 def expand_includes(path: Path) -> str:
@@ -72,16 +63,12 @@ def chunk_options(code: str) -> dict[str, str]:
     return options
 
 
-def md(text: str) -> None:
-    """Display Markdown ``text`` with its inline `` `{python} expr` `` values computed in the caller's namespace.
+def render(text: str, namespace: dict) -> str:
+    """Markdown ``text`` with its inline `` `{python} expr` `` values computed in ``namespace``.
 
     Every value must already be formatted text (a ``str``): a number is formatted where it is
     written, so no repr of a NumPy or torch scalar can reach the reader.
     """
-    from IPython.display import Markdown, display
-
-    caller = inspect.currentframe().f_back
-    namespace = {**caller.f_globals, **caller.f_locals}
 
     def value(match: re.Match) -> str:
         result = eval(match.group(1), namespace)  # noqa: S307 - the report's own inline expressions
@@ -90,7 +77,38 @@ def md(text: str) -> None:
                             f"format it in the source (e.g. an f-string)")
         return result
 
-    display(Markdown(INLINE.sub(value, text)))
+    return INLINE.sub(value, text)
+
+
+def _caller_namespace() -> dict:
+    caller = inspect.currentframe().f_back.f_back
+    return {**caller.f_globals, **caller.f_locals}
+
+
+def md(text: str) -> None:
+    """Display Markdown ``text`` with its inline values computed in the caller's namespace (``render``)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(render(text, _caller_namespace())))
+
+
+def retrained_text(group: int) -> None:
+    """With RETRAIN, show again the paragraphs with computed values of the chapter this cell closes, as
+    they read with the recomputed results (those whose text changed), below a one-line note.
+
+    The paragraphs (their templates and the text the notebook was built with) are in the file named
+    by ``PIXELCNN_TEXT``, which the set-up cell unpacks; without RETRAIN this shows nothing.
+    """
+    from IPython.display import Markdown, display
+
+    if os.environ.get("PIXELCNN_TRAIN") != "1" or not os.environ.get("PIXELCNN_TEXT"):
+        return
+    namespace = _caller_namespace()
+    paragraphs = json.loads(Path(os.environ["PIXELCNN_TEXT"]).read_text())[str(group)]
+    changed = [new for p in paragraphs if (new := render(p["template"], namespace)) != p["built"]]
+    note = ("**Recomputed (RETRAIN).** The paragraphs of this chapter whose numbers changed now read:"
+            if changed else "**Recomputed (RETRAIN).** The numbers in this chapter's text are unchanged.")
+    display(Markdown("\n\n".join([note, *changed])))
 
 
 @dataclass
@@ -208,6 +226,8 @@ def _markdown_cells(text: str, numbering: Numbering, heading_numbers) -> list[nb
         heading = HEADING.match(first)
         if heading:
             level, title, _ = heading.groups()
+            if len(level) == 1:  # a chapter starts in a cell of its own (its predecessor's text is closed)
+                flush()
             number = next(heading_numbers)
             block = (f"{level} {number} {title}" if number else f"{level} {title}") + (f"\n{rest}" if rest else "")
         block = numbering.resolve(block)
@@ -216,6 +236,7 @@ def _markdown_cells(text: str, numbering: Numbering, heading_numbers) -> list[nb
             quote = '"""' if '"""' not in block else "'''"
             cell = nbformat.v4.new_code_cell(f"md(r{quote}{block}{quote})")
             _hide_source(cell)
+            cell.metadata["pixelcnn"] = {"role": TEXT_ROLE, "template": block}
             cells.append(cell)
         else:
             plain.append(block)
@@ -251,115 +272,30 @@ def to_notebook(qmd: Path) -> nbformat.NotebookNode:
             cells.append(nbformat.v4.new_markdown_cell(f"*{numbering.labels[label]}: {options['fig-cap']}*"))
         position = match.end()
     cells += _markdown_cells(body[position:], numbering, heading_numbers)
-    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook = nbformat.v4.new_notebook(cells=_close_chapters(cells))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["colab"] = {"provenance": []}
     return notebook
 
 
-PRELUDE = "from pixelcnn.notebook import md  # displays the text of the report with its computed values"
+def _close_chapters(cells: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """``cells`` with a hidden ``retrained_text(k)`` cell before each chapter heading and at the end,
+    wherever the cells before it (since the last one) hold paragraphs with computed values."""
+    out, group, pending = [], 0, False
 
+    def close() -> None:
+        nonlocal group, pending
+        if pending:
+            cell = nbformat.v4.new_code_cell(f"retrained_text({group})")
+            _hide_source(cell)
+            cell.metadata["pixelcnn"] = {"role": RETRAINED_ROLE, "group": group}
+            out.append(cell)
+            group, pending = group + 1, False
 
-def execute(notebook: nbformat.NotebookNode, cwd: Path, timeout: int = 3600) -> nbformat.NotebookNode:
-    """Run every code cell in a fresh kernel (after a hidden prelude that defines ``md``)."""
-    import subprocess
-
-    from nbclient import NotebookClient
-
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": cwd}})
-
-    def scratch(source: str) -> nbformat.NotebookNode:  # a cell run outside the notebook's own cells
-        cell = nbformat.v4.new_code_cell(source)
-        notebook.cells.append(cell)  # nbclient stores an executed cell back at its index
-        try:
-            return client.execute_cell(cell, len(notebook.cells) - 1, store_history=False)
-        finally:
-            notebook.cells.pop()
-
-    with client.setup_kernel(stderr=subprocess.DEVNULL):
-        scratch(PRELUDE)
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type == "code":
-                client.execute_cell(cell, index)
-        probe = scratch("import json\nfrom pixelcnn import cache\nprint(json.dumps(cache.entries_read()), end='')")
-    notebook.metadata["pixelcnn_entries_read"] = json.loads(probe.outputs[0]["text"])
-    return notebook
-
-
-def outputs_with_problems(notebook: nbformat.NotebookNode) -> list[str]:
-    """Errors, warnings and stderr text a reader would see in the executed notebook."""
-    problems = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "error":
-                problems.append(f"error: {output.ename}: {output.evalue}")
-            elif output.output_type == "stream" and output.name == "stderr":
-                text = re.sub(r"[^\n]*(it/s|s/it)[^\n]*", "", output.text)  # progress bars are fine
-                if text.strip():
-                    problems.append(f"stderr: {text.strip()[:300]}")
-    return problems
-
-
-def _pinned(names: tuple[str, ...]) -> list[str]:
-    """``name==version`` for each name, from requirements.txt (the versions the report was built with)."""
-    lines = (project_root() / "requirements.txt").read_text().splitlines()
-    versions = dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
-    return [f"{name}=={versions[name]}" for name in names]
-
-
-def payload(entries: list[str]) -> str:
-    """The package source and the named cache entries as a base64 tar.xz archive."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
-        for path in sorted(PACKAGE_DIR.glob("*.py")):
-            tar.add(path, arcname=f"code/pixelcnn/{path.name}")
-        for name in entries:
-            tar.add(cache_dir() / name, arcname=f"cache/{name}")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def compute_hours(entries: list[str]) -> float:
-    """Hours it took to compute the named cache entries, from their manifests (training: every segment)."""
-    manifests = [json.loads((cache_dir() / name / "manifest.json").read_text()) for name in entries]
-    return sum(map(cache.compute_seconds, manifests)) / 3600
-
-
-def setup_cell(entries: list[str]) -> nbformat.NotebookNode:
-    """The collapsed first code cell: pinned packages, the package source and the shipped results."""
-    hours = compute_hours(entries)
-    source = f'''#@title Set-up: run first (packages, the pixelcnn package, the results) {{ display-mode: "form" }}
-#@markdown By default the report's results are unpacked from this notebook and nothing is trained:
-#@markdown "Run all" takes a few minutes on a CPU. Tick RETRAIN to recompute every model and estimate
-#@markdown instead (they took {hours:.0f} hours on a small CPU, far less on a GPU); the text follows the new results.
-RETRAIN = False  #@param {{type:"boolean"}}
-import base64, importlib.util, io, os, subprocess, sys, tarfile
-
-PINNED = {_pinned(SETUP_PACKAGES)!r}
-missing = [p for p in PINNED if importlib.util.find_spec(p.split("==")[0]) is None]
-if missing:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)
-PAYLOAD = "{payload(entries)}"
-with tarfile.open(fileobj=io.BytesIO(base64.b64decode(PAYLOAD)), mode="r:xz") as archive:
-    archive.extractall("pixelcnn_files", **({{"filter": "data"}} if hasattr(tarfile, "data_filter") else {{}}))
-sys.path.insert(0, os.path.abspath("pixelcnn_files/code"))
-os.environ["PIXELCNN_CACHE"] = os.path.abspath("pixelcnn_retrained" if RETRAIN else "pixelcnn_files/cache")
-if RETRAIN:
-    os.environ["PIXELCNN_TRAIN"] = "1"
-{PRELUDE}
-'''
-    cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["cellView"] = "form"
-    cell.metadata["jupyter"] = {"source_hidden": True}
-    cell.metadata["tags"] = ["remove_cell"]
-    return cell
-
-
-def submission(qmd: Path | None = None, cwd: Path | None = None) -> nbformat.NotebookNode:
-    """The notebook to submit: the report executed, with the set-up cell after its title."""
-    root = project_root()
-    notebook = execute(to_notebook(qmd or root / "report.qmd"), cwd=cwd or root)
-    problems = outputs_with_problems(notebook)
-    if problems:
-        raise RuntimeError("the report shows errors or warnings:\n" + "\n".join(problems))
-    notebook.cells.insert(1, setup_cell(notebook.metadata.pop("pixelcnn_entries_read")))
-    return notebook
+    for cell in cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# ") and out:
+            close()
+        pending |= cell.metadata.get("pixelcnn", {}).get("role") == TEXT_ROLE
+        out.append(cell)
+    close()
+    return out

@@ -20,7 +20,7 @@ import nbformat
 
 from . import cache, runs
 from .config import PACKAGE_DIR, cache_dir, project_root
-from .notebook import submission
+from .submission import submission
 
 SITE = "_site"
 

@@ -1,0 +1,76 @@
+"""The code behind each answer, shown in the report from the package itself (one source of truth).
+
+``ANSWERS`` names, for each section of the report that answers a question, the package objects that
+compute the answer (``"module.Object"`` or ``"module.Class.method"``). ``answer(section)`` shows
+their source as highlighted Python blocks: folded in the HTML, plain Markdown in the notebook (the
+notebook builder unfolds them), and gathered in an appendix of the PDF (``answers()``).
+``modules(names)`` shows whole modules, for the notebook's appendix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import textwrap
+
+from .config import PACKAGE_DIR
+
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "Q1: the model": ("layers.stack_mask", "layers.ShiftedConv", "models.PixelCNNBase", "models.SimpleLayer",
+                      "models.SimplePixelCNN", "models.bits_per_dim"),
+    "Q1: training with Lightning, and what it logs": ("training.PixelCNNModule",),
+    "Q2: the non-causal change": ("layers.stack_mask", "models.SimplePixelCNN.__init__"),
+    "Q3: (a), (c) and (e), exact": ("inference.conditional", "inference.full_conditional"),
+    "Q3: (b) by Monte Carlo": ("inference.marginal_monte_carlo",),
+    "Q3: (d) by importance sampling over prefixes": ("inference.conditional_on_later_pixels",),
+    "Q3: (f) by ancestral sampling, (g) by sampling-importance-resampling": (
+        "sampling._naive", "inference.complete_top_half_sir", "inference.resample"),
+    "Q3: the reverse-order model as a proposal": ("inference.sample_before", "inference.reverse_proposals"),
+    "Q3: one Metropolis-within-Gibbs update": ("mcmc.update",),
+}
+# The modules whose source the notebook's appendix shows in full (the core the answers rest on).
+CORE_MODULES = ("config", "layers", "models", "sampling", "inference", "mcmc", "data", "training")
+FOLD_OPEN, FOLD_CLOSE = "<details class=\"listing\"><summary>", "</summary>"
+
+
+def _object(name: str):
+    module, *path = name.split(".")
+    target = importlib.import_module(f"pixelcnn.{module}")
+    for attribute in path:
+        target = getattr(target, attribute)
+    return target
+
+
+def source_of(name: str) -> str:
+    """The source of one package object, dedented: ``source_of("layers.ShiftedConv")``."""
+    return textwrap.dedent(inspect.getsource(_object(name))).rstrip()
+
+
+def _block(title: str, code: str, fold: bool) -> str:
+    body = f"```python\n{code}\n```"
+    return f"{FOLD_OPEN}{title}{FOLD_CLOSE}\n\n{body}\n\n</details>" if fold else f"**{title}**\n\n{body}"
+
+
+def answer(section: str, fold: bool = True):
+    """The source of the objects behind one answer (a key of ``ANSWERS``) as Markdown: one block, titled
+    by the objects' places in the package."""
+    from IPython.display import Markdown
+
+    names = ANSWERS[section]
+    code = "\n\n\n".join(f"# code/pixelcnn/{name.split('.')[0]}.py\n{source_of(name)}" for name in names)
+    return Markdown(_block(f"Code: {section.split(': ', 1)[1]}", code, fold))
+
+
+def answers():
+    """Every answer's code, one titled block each, unfolded (the PDF's appendix)."""
+    from IPython.display import Markdown
+
+    return Markdown("\n\n".join(answer(section, fold=False).data for section in ANSWERS))
+
+
+def modules(names: tuple[str, ...] = CORE_MODULES):
+    """Whole modules of the package as Markdown code blocks, one titled block each."""
+    from IPython.display import Markdown
+
+    return Markdown("\n\n".join(_block(f"code/pixelcnn/{name}.py", (PACKAGE_DIR / f"{name}.py").read_text().rstrip(),
+                                       fold=False) for name in names))
