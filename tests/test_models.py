@@ -41,6 +41,20 @@ def test_causal_models_see_only_earlier_pixels(arch, kwargs):
     assert d[1:].any(dim=1).all(), "some pixel's output ignores every earlier pixel"
 
 
+@pytest.mark.parametrize("arch,kwargs", [("simple", {}), ("simple", {"layers": 3, "kernel_size": 5, "channels": 8}),
+                                         ("gated", {"channels": 8})])
+def test_no_blind_spot_every_earlier_pixel_is_seen(arch, kwargs):
+    """With a receptive field as large as the image, the output at pixel i depends on every pixel before it,
+    the pixels above and to the right included (the blind spot of a single masked stack)."""
+    from pixelcnn.inference import dependency_map
+
+    model = pixelcnn.build(arch, **kwargs).eval()
+    x = torch.randint(0, 256, (1, 1, H, W))
+    for i in range(1, H * W):  # gradients: exactly zero only where no path of weights connects the two
+        seen = dependency_map(model, x, i).flatten()[:i] != 0
+        assert seen.all(), f"pixel {i} never sees earlier pixels {(~seen).nonzero().flatten().tolist()} (a blind spot)"
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"layers": 2, "kernel_size": 5, "channels": 8}])
 def test_noncausal_model_sees_its_own_pixel(kwargs):
     d = dependency(pixelcnn.build("noncausal", **kwargs).eval(), 256)

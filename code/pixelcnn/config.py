@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,14 @@ class Config:
         of earlier runs stay what they were."""
         values = dataclasses.asdict(self)
         return {k: v for k, v in values.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate at optimizer ``step`` as a share of ``lr``: a linear warm-up over
+        ``warmup_steps``, then a cosine decay to zero at ``max_steps``."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     def model_kwargs(self) -> dict:
         """The keyword arguments of ``pixelcnn.build`` for this config."""

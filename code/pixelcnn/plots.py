@@ -47,18 +47,21 @@ def table(frame: pd.DataFrame, floatfmt: str = ".3f", formats: dict[str, str] | 
 
 def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth: int = 25,
                     minutes_per_step: dict[str, float] | None = None):
-    """Train NLL per step (raw and smoothed) and validation NLL per epoch, test value marked.
+    """Training NLL (the batch logged every few steps, raw and as an exponential moving average) and
+    validation NLL per epoch, the test value marked.
 
-    ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim). With
-    ``minutes_per_step`` (per label) the x axis is training time instead of steps.
+    ``runs`` maps a label to (the run's metrics CSV as a DataFrame, its test bits/dim). ``smooth`` is
+    the EMA's span in logged points (bias-corrected, so its start is the first losses, not an average
+    that drags them along). With ``minutes_per_step`` (per label) the x axis is training time.
     """
     ax = ax or plt.subplots(figsize=(9, 3.6), layout="constrained")[1]
     for (label, (metrics, test_bpd)), color in zip(runs.items(), PALETTE, strict=False):
         scale = minutes_per_step[label] if minutes_per_step else 1
         train = metrics.dropna(subset=["train_bpd"])
         ax.plot(train["step"] * scale, train["train_bpd"], color=color, alpha=0.25, lw=0.8)
-        ax.plot(train["step"] * scale, train["train_bpd"].rolling(smooth, min_periods=1).mean(), color=color,
-                lw=1.6, label=f"{label}: train (per step, smoothed)")
+        every = int(train["step"].diff().median()) if len(train) > 1 else 1
+        ax.plot(train["step"] * scale, train["train_bpd"].ewm(span=smooth).mean(), color=color,
+                lw=1.6, label=f"{label}: train (a batch every {every} steps, EMA)")
         if "val_bpd" in metrics:  # runs shorter than an epoch log no validation NLL
             val = metrics.dropna(subset=["val_bpd"])
             ax.plot(val["step"] * scale, val["val_bpd"], "o--", color=color, ms=5,

@@ -15,7 +15,6 @@ alone, so a result trained on N devices is found and loaded like any other.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import time
@@ -106,10 +105,7 @@ class PixelCNNModule(L.LightningModule):
         optimizer = torch.optim.AdamW(self.parameters(), lr=c.lr, weight_decay=c.weight_decay)
 
         def schedule(step: int) -> float:  # linear warm-up, then cosine decay to zero at max_steps
-            if step < c.warmup_steps:
-                return (step + 1) / c.warmup_steps
-            progress = (step - c.warmup_steps) / max(1, c.max_steps - c.warmup_steps)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+            return c.lr_factor(step)
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return [optimizer], [{"scheduler": scheduler, "interval": "step"}]
