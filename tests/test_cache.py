@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from pixelcnn import cache
-from pixelcnn.config import Config
+from pixelcnn.config import Config, project_root
 
 
 def produce_files(folder):
@@ -68,3 +69,18 @@ def test_manifest_is_json_with_file_hashes():
     entry = cache.write("estimate", {"x": 5}, produce_files)
     manifest = json.loads((entry.folder / "manifest.json").read_text())
     assert set(manifest["files"]) == {"a.txt"}
+
+
+def test_an_entry_names_the_commit_whose_source_it_ran():
+    from pixelcnn.report import code_of, commit_sources
+
+    sources = commit_sources()
+    assert sources, "the repository's history gives each commit's package source"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True).stdout
+    first = next(iter(sources.values()))
+    source = next(h for h, c in sources.items() if c == first)
+    assert code_of({"source_sha256": source}, sources) == first[:7]
+    assert code_of({"source_sha256": "0" * 64}, sources) == "no commit"
+    assert code_of({"commit": head, "uncommitted_changes": True}, sources) == f"{head[:7]} + changes"
+    assert code_of({"source_sha256": source}, {}) == "not checked"  # no git (the notebook, alone)
+    assert cache.provenance()["source_sha256"] == cache.source_hash()

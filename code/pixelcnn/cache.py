@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import cache_dir, project_root, sha256
+from .config import PACKAGE_DIR, cache_dir, project_root, sha256
 from .data import DATA_ID
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
@@ -119,8 +119,22 @@ def require(kind: str, config: dict, command: str, root: Path | None = None) -> 
     return entry
 
 
+def git_blob_sha1(data: bytes) -> str:
+    """The name git gives a file with these contents (so sources can be compared with any commit's tree)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own naming
+
+
+def source_hash(blobs: dict[str, str] | None = None) -> str:
+    """One hash of the package source: of each module's name and git blob name (``blobs``: name -> blob
+    name, e.g. from a commit's tree; default: the modules as they are now)."""
+    if blobs is None:
+        blobs = {p.name: git_blob_sha1(p.read_bytes()) for p in PACKAGE_DIR.glob("*.py")}
+    return hashlib.sha256("".join(f"{name}\0{blob}\n" for name, blob in sorted(blobs.items())).encode()).hexdigest()
+
+
 def provenance() -> dict:
-    """Hardware, library versions and the commit of the code that computes an entry."""
+    """Hardware, library versions, the commit of the code that computes an entry and a hash of the package
+    source it ran (``source_hash``: with uncommitted changes, it may still match a later commit)."""
     import lightning
     import torch
 
@@ -135,7 +149,7 @@ def provenance() -> dict:
         commit, dirty = None, None
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
     return {
-        "commit": commit, "uncommitted_changes": dirty,
+        "commit": commit, "uncommitted_changes": dirty, "source_sha256": source_hash(),
         "hardware": {"device": device, "cpu_threads": torch.get_num_threads(), "machine": platform.machine()},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "lightning": lightning.__version__},

@@ -109,9 +109,42 @@ def build() -> list[Path]:
     return [notebook, preview]
 
 
+def commit_sources(root: Path | None = None) -> dict[str, str]:
+    """Package-source hash (``cache.source_hash``) -> the first commit with that source, over the history
+    of HEAD; empty without git (e.g. in the notebook, away from the repository)."""
+    root = root or project_root()
+    package = PACKAGE_DIR.relative_to(root).as_posix()
+    try:
+        commits = subprocess.run(["git", "rev-list", "--reverse", "HEAD", "--", package], cwd=root,
+                                 capture_output=True, text=True, timeout=60, check=True).stdout.split()
+        sources = {}
+        for commit in commits:
+            tree = subprocess.run(["git", "ls-tree", commit, f"{package}/"], cwd=root, capture_output=True,
+                                  text=True, timeout=60, check=True).stdout
+            blobs = {Path(path).name: line.split()[2] for line in tree.splitlines()
+                     for path in [line.split("\t", 1)[1]] if path.endswith(".py")}
+            sources.setdefault(cache.source_hash(blobs), commit)
+        return sources
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
+def code_of(manifest: dict, sources: dict[str, str]) -> str:
+    """Which committed code computed an entry: "abc1234" (a commit whose package source it ran), "no commit"
+    (its source matches none), or, for entries that record no source hash, their commit with "+ changes" when
+    the working tree differed from it then."""
+    if "source_sha256" in manifest:
+        if not sources:
+            return "not checked"
+        match = sources.get(manifest["source_sha256"])
+        return match[:7] if match else "no commit"
+    commit = (manifest.get("commit") or "none")[:7]
+    return f"{commit} + changes" if manifest.get("uncommitted_changes") else commit
+
+
 def provenance_table():
     """One row per cache entry: what it is (the named run for training entries), its main metric, the
-    compute minutes (for training: summed over every resumed segment), device and commit."""
+    compute minutes (for training: summed over every resumed segment), device and the code that made it."""
     import json
 
     import pandas as pd
@@ -120,15 +153,14 @@ def provenance_table():
         return json.dumps(config, sort_keys=True)
 
     names = {key(runs.config(name).to_dict()): name for name in runs.RUNS}
-    rows = []
+    sources, rows = commit_sources(), []
     for manifest_path in sorted(cache_dir().glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
         metrics = m.get("metrics", {})
         seconds = cache.compute_seconds(m)
         what = names.get(key(m["config"]), "") if m["kind"] == "train" else ""
         rows.append({"entry": manifest_path.parent.name, "run": what or "–", "test bits/dim": metrics.get("test_bpd"),
-                     "minutes": seconds / 60, "device": m["hardware"]["device"],
-                     "commit": (m.get("commit") or "none")[:7]})
+                     "minutes": seconds / 60, "device": m["hardware"]["device"], "code": code_of(m, sources)})
     return pd.DataFrame(rows)
 
 
