@@ -66,6 +66,8 @@ def test_every_cross_reference_has_a_target_and_every_figure_a_caption():
         label = re.search(r"#\|\s*label:\s*((fig|tbl)-[\w-]+)", chunk)
         if label:
             assert f"#| {label.group(2)}-cap:" in chunk, f"{label.group(1)} has no caption"
+        if label and label.group(2) == "fig":
+            assert "#| fig-alt:" in chunk, f"{label.group(1)} has no alt text"
 
 
 def test_no_line_starts_with_an_inline_value_or_a_list_marker():

@@ -177,6 +177,16 @@ def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, kn
     return ax
 
 
+def completion_panels(images: torch.Tensor, panels: dict[str, tuple[torch.Tensor, str]], known_rows: int = 14):
+    """Side-by-side ``completions`` panels: title -> (samples, which half was given: "top" or "bottom")."""
+    per_image = len(next(iter(panels.values()))[0]) // len(images) + 1
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * 0.75 * per_image + 1, 0.8 * len(images) + 0.8))
+    for ax, (title, (samples, given)) in zip(np.atleast_1d(axes), panels.items(), strict=True):
+        completions(images, samples, known_rows, given, title, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
 CONVERGENCE_PANELS = {
     "(b) marginal of\nthe middle pixel": {"b": "Monte Carlo, prior prefixes"},
     "(d) middle pixel\ngiven later pixels": {"d": "IS, prior prefixes", "d_reverse_is": "IS, reverse-model proposals",
