@@ -283,19 +283,6 @@ def test_report_problems_are_detected():
     assert outputs_with_problems(executed)
 
 
-@pytest.mark.slow
-def test_smoke_profile_runs_the_whole_report_from_an_empty_cache(tmp_path, monkeypatch, outside_env):
-    from pixelcnn.submission import execute
-
-    monkeypatch.setenv("PIXELCNN_PROFILE", "smoke")
-    monkeypatch.setenv("PIXELCNN_TRAIN", "1")
-    monkeypatch.setenv("PIXELCNN_CACHE", str(tmp_path / "cache"))
-    notebook = execute(to_notebook(REPORT), cwd=ROOT, timeout=900)
-    assert outputs_with_problems(notebook) == []
-    assert any(o.output_type == "display_data" and "image/png" in o.data
-               for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
-
-
 def pdf_pages(path: Path) -> list[str]:
     from pypdf import PdfReader
 
