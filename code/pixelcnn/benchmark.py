@@ -17,9 +17,7 @@ from . import cache, runs
 from .config import Config, project_root
 from .layers import MaskedConv
 from .models import bits_per_dim, build
-from .notebook import to_notebook
 from .sampling import sample
-from .submission import execute
 
 
 def useful_macs(model: nn.Module, height: int = 28, width: int = 28) -> int:
@@ -143,6 +141,9 @@ def run(candidates: dict[str, Config], q1: Config, small: bool = False) -> dict:
 
 def render_seconds() -> float:
     """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
+    from .notebook import to_notebook  # the report machinery, kept out of the chapters' imports
+    from .submission import execute
+
     start = time.perf_counter()
     execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())
     return time.perf_counter() - start
