@@ -329,7 +329,7 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
 
 
 def test_the_chapter_modules_do_not_load_the_report_machinery():
-    code = ("import sys, pixelcnn.q1, pixelcnn.q1_findings, pixelcnn.q2, pixelcnn.q3, pixelcnn.q3_hard, pixelcnn.listing;"
-            "print(sorted(m for m in ('nbformat', 'nbclient', 'yaml') if m in sys.modules))")
+    code = ("import sys, pixelcnn.q1, pixelcnn.q1_findings, pixelcnn.q2, pixelcnn.q3, pixelcnn.q3_hard, "
+            "pixelcnn.listing; print(sorted(m for m in ('nbformat', 'nbclient', 'yaml') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
