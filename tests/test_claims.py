@@ -49,3 +49,11 @@ def test_a_claim_the_results_do_not_bear_out_is_named_with_its_sentence(chapter_
 def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
     monkeypatch.setenv("PIXELCNN_PROFILE", "smoke")
     assert f1.check(cost=dataclasses.replace(chapter_1["cost"], simple_vs_gated=0.9)) == []
+
+
+def test_every_claim_of_chapter_3_on_the_exact_and_importance_results_holds(committed):
+    from pixelcnn import q3
+    from pixelcnn import q3_claims as c3
+
+    checked = c3.check(r3=q3.results(), rr=q3.reverse_results(), conv=q3.convergence(), heldout=q3.heldout())
+    assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}
