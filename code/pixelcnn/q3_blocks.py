@@ -115,3 +115,51 @@ def _compute_chains(inputs: dict) -> dict:
             "move_passes": run.passes, "values": empty if run.values is None else run.values,
             "recycled": empty if run.recycled is None else run.recycled, "rhat_by_sweeps": curve,
             "seconds": time.perf_counter() - clock}
+
+
+# --- What the chains say -----------------------------------------------------------------------------
+
+
+def _size(move: str) -> int:
+    """The number of pixels of a move named "<proposal> a-b" ("site": 1)."""
+    if move == "site":
+        return 1
+    a, b = move.split()[1].split("-")
+    return int(b) - int(a)
+
+
+def move_table(c: dict, sites: int) -> pd.DataFrame:
+    """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the ``sites`` single-site updates):
+    how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
+    changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
+    sampler steps)."""
+    sweeps, rows = len(c["log_p"]), []
+    sizes = [_size(name) for name in c["moves"]]
+    kinds = [name if name == "site" else f"{name.split()[0]} {'rows' if size <= SIZE[1] else 'prefix'}"
+             for name, size in zip(c["moves"], sizes, strict=True)]
+    for kind in dict.fromkeys(kinds):
+        m = [i for i, k in enumerate(kinds) if k == kind]
+        count = len(m) if kind != "site" else sites
+        pixels = sum(c["changed"][:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
+        rows.append({"move": kind, "per sweep": count, "acceptance": float(c["acceptance"][:, m].mean()),
+                     "fraction changed": float(c["changed"][:, m].mean()), "pixels changed per sweep": float(pixels),
+                     "seconds per move": float(c["move_seconds"][m].sum()) / (sweeps * count),
+                     "passes per move": " / ".join(f"{v:g}" for v in (c["move_passes"][m].sum(0) / len(m)).tolist())})
+    return pd.DataFrame(rows)
+
+
+def start_table(c: dict, burn_in: int) -> pd.DataFrame:
+    """Per image and start: mean log2 p(x) at the start and after the last sweep, and for (d) the chains'
+    recycled estimate of the middle pixel after ``burn_in`` (P(black) and the mean level)."""
+    n, rows = len(c["images"]), []
+    per = c["log_p"].shape[1] // n // len(STARTS)
+    for k in range(n):
+        for i, start in enumerate(STARTS):
+            cols = slice((k * len(STARTS) + i) * per, (k * len(STARTS) + i + 1) * per)
+            row = {"image": k, "start": start, "log2 p at start": float(c["start_log_p"][cols].mean() / math.log(2)),
+                   "log2 p last": float(c["log_p"][-1, cols].mean() / math.log(2))}
+            if len(c["recycled"]):
+                p = c["recycled"][burn_in:, cols].reshape(-1, c["recycled"].shape[-1]).mean(0)
+                row |= {"P(black)": float(p[0]), "mean level": float((p * torch.arange(len(p))).sum())}
+            rows.append(row)
+    return pd.DataFrame(rows)
