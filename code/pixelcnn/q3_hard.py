@@ -58,6 +58,15 @@ class HardChains:
         return tensor[:, first:first + (chains if start else self.per_image)]
 
 
+def starting_states(model: torch.nn.Module, reverse: torch.nn.Module, x: torch.Tensor, known_from: int, n: int,
+                    generator: torch.Generator) -> torch.Tensor:
+    """n starting states per image of x [N, 1, 28, 28] and start of ``STARTS``: [N * 3 * n, 1, 28, 28], image-major."""
+    return torch.cat([torch.cat([x[k:k + 1].repeat(n, 1, 1, 1),
+                                 inf.sample_before(reverse, x[k:k + 1], known_from, n, generator),
+                                 mcmc.prior_starts(model, x[k:k + 1], known_from, n, generator)])
+                      for k in range(len(x))])
+
+
 def chains_inputs(question: str, seed: int = 0) -> dict:
     """Everything the chains of question "d" or "g" depend on."""
     b = budget()["mcmc"]
@@ -83,11 +92,8 @@ def _compute_chains(inputs: dict) -> dict:
     generator = torch.Generator().manual_seed(inputs["seed"])
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     known_from = middle + 1 if inputs["question"] == "d" else HALF
-    x, n = load_images("test")[inputs["images"]].long(), inputs["chains_per_start"]
-    starts = torch.cat([torch.cat([x[k:k + 1].repeat(n, 1, 1, 1),
-                                   inf.sample_before(reverse, x[k:k + 1], known_from, n, generator),
-                                   mcmc.prior_starts(model, x[k:k + 1], known_from, n, generator)])
-                        for k in range(len(x))])
+    x = load_images("test")[inputs["images"]].long()
+    starts = starting_states(model, reverse, x, known_from, inputs["chains_per_start"], generator)
     start_seconds = time.perf_counter() - clock
     checkpoint = cache.work_folder("estimate", inputs) / "chains.pt"
     run, seconds = mcmc.run_resumable(model, starts, list(range(known_from)), inputs["sweeps"], inputs["chunk"],

@@ -71,6 +71,10 @@ BUDGETS = {
                  "seeds": (0, 1, 2)},
         # The MCMC check against enumeration: 4x4 binary images (256 top halves), a mismatched reverse model.
         "tiny_mcmc": {"seed": 1, "budgets": [2**10, 2**12, 2**14, 2**16], "size": [4, 4], "chains": 16},
+        # The (d) and (g) chains with block moves (q3_blocks): per sweep, each (proposal, rows) of the schedule
+        # over the unknown pixels in blocks of that many rows (0: all of them at once, an independence move),
+        # then `sites` single-site updates at random unknown pixels; saved every chunk of sweeps.
+        "blocks": {"schedule": (("forward", 1), ("reverse", 0)), "sites": 4, "sweeps": 40, "chunk": 4},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
     },
     "smoke": {
@@ -85,6 +89,7 @@ BUDGETS = {
         "convergence": {"budgets": (4, 16), "repeats": 1},
         "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0,), "seeds": (0,)},
         "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
+        "blocks": {"schedule": (("forward", 14), ("reverse", 0)), "sites": 1, "sweeps": 2, "chunk": 1},
         "benchmark_small": True,
     },
 }

@@ -1,0 +1,165 @@
+"""Q3's (d) and (g) chains on MNIST with block moves (``blocks``) mixed with single-site moves.
+
+``probe``: what each kind and size of block move does on the report's images (acceptance, the fraction of
+pixels that change, seconds), from the report's three starts. ``chains``: the chains of question "d" or "g"
+with the chosen schedule, cached and resumable, with the rank-normalised split R-hat of log p(x) across
+the starts of each image recorded as the sweeps go.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+
+import pandas as pd
+import torch
+
+from . import blocks, cache
+from . import inference as inf
+from .data import load_images
+from .q3 import HALF, MIDDLE, MODEL, SIZE
+from .q3_hard import STARTS, starting_states
+from .runs import budget, identity, load_identity
+
+
+def _setting(question: str) -> tuple[list[int], int, int]:
+    """The conditioning test images, the first known raster pixel and the tracked pixel (or None) of a question."""
+    middle = inf.raster_index(MIDDLE, SIZE[1])
+    images = budget()["mcmc"]["d_images"] if question == "d" else budget()["q3_images"]
+    return list(images), (middle + 1 if question == "d" else HALF), (middle if question == "d" else None)
+
+
+def probe(question: str, rows: tuple[int, ...] = (1, 2, 4, 14), sweeps: int = 2, seed: int = 0) -> pd.DataFrame:
+    """Per proposal and block height (rows): one schedule of blocks covering the unknown pixels, run for
+    ``sweeps`` sweeps from the report's starts (3 chains per start and image). Not cached: a measurement."""
+    model, reverse = load_identity(identity(MODEL)), load_identity(identity("reverse"))
+    images, known_from, _ = _setting(question)
+    x = load_images("test")[images].long()
+    starts = starting_states(model, reverse, x, known_from, budget()["mcmc"]["chains_per_start"],
+                             torch.Generator().manual_seed(seed))
+    table = []
+    for proposal in blocks.PROPOSALS:
+        for r in rows:
+            schedule = [(proposal, a, b) for a, b in blocks.row_blocks(known_from, SIZE[1], r)]
+            run = blocks.chains(model, reverse, starts, known_from, sweeps, torch.Generator().manual_seed(seed),
+                                schedule=schedule)
+            sizes = torch.tensor([b - a for _, a, b in schedule], dtype=torch.float64)
+            moved = (run.changed[:, :-1] * sizes.view(1, -1, 1)).sum(1) / known_from  # [S, B]
+            per_start = run.acceptance[:, :-1].mean((0, 1)).view(len(images), len(STARTS), -1).mean((0, 2))
+            table.append({"proposal": proposal, "rows": r, "moves per sweep": len(schedule),
+                          "acceptance": float(run.acceptance[:, :-1].mean()),
+                          "acceptance by start": " / ".join(f"{a:.2f}" for a in per_start.tolist()),
+                          "pixels changed per move": float(run.changed[:, :-1].mean()),
+                          "unknown pixels changed per sweep": float(moved.mean()),
+                          "seconds per move": float(run.seconds[:-1].sum()) / (sweeps * len(schedule)),
+                          "log2 p gain per sweep": float((run.log_p[-1] - inf.log_prob(model, starts).double())
+                                                         .mean() / math.log(2) / sweeps)})
+            print(table[-1], flush=True)
+    return pd.DataFrame(table)
+
+
+def chains_inputs(question: str, seed: int = 0) -> dict:
+    """Everything the block chains of question "d" or "g" depend on."""
+    b = budget()["blocks"]
+    images, _, _ = _setting(question)
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
+            "images": images, "chains_per_start": budget()["mcmc"]["chains_per_start"],
+            "schedule": [list(move) for move in b["schedule"]], "sites": b["sites"], "sweeps": b["sweeps"],
+            "chunk": b["chunk"], "seed": seed}
+
+
+def chains(question: str, seed: int = 0) -> dict:
+    """The block chains of question "d" or "g" (cached, resumable; hours on a CPU)."""
+    return cache.tensors("estimate", chains_inputs(question, seed), _compute_chains)
+
+
+def rhats(log_p: torch.Tensor, images: int) -> list[float]:
+    """Rank-normalised split R-hat of a log p(x) trace [S, images * chains] over all chains of each image (every
+    start)."""
+    trace = log_p
+    return [blocks.rank_rhat(t) for t in trace.view(len(trace), images, -1).unbind(1)]
+
+
+def _compute_chains(inputs: dict) -> dict:
+    clock = time.perf_counter()
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    known_from = middle + 1 if inputs["question"] == "d" else HALF
+    x = load_images("test")[inputs["images"]].long()
+    starts = starting_states(model, reverse, x, known_from, inputs["chains_per_start"], generator)
+    schedule = [(p, a, b) for p, rows in inputs["schedule"]
+                for a, b in blocks.row_blocks(known_from, SIZE[1], rows or SIZE[0])]
+    history: list[list[float]] = []
+
+    def report(run: blocks.BlockChains) -> None:
+        s = len(run.log_p)
+        history.append([s, *rhats(run.log_p[s // 2:], len(x))] if s - s // 2 >= 4 else [s, *[math.nan] * len(x)])
+        print(f"blocks ({inputs['question']}): {s} sweeps, {float(run.seconds.sum()) / 60:.1f} min, rank R-hat of "
+              f"log p (second half) per image: {' '.join(f'{r:.2f}' for r in history[-1][1:])}", flush=True)
+
+    checkpoint = cache.work_folder("estimate", inputs) / "chains.pt"
+    run = blocks.run_resumable(model, reverse, starts, known_from, inputs["sweeps"], inputs["chunk"], generator,
+                               checkpoint, report=report, schedule=schedule, sites=inputs["sites"],
+                               pixel=middle if inputs["question"] == "d" else None)
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    s = len(run.log_p)
+    chunks = range(inputs["chunk"], s + 1, inputs["chunk"])
+    curve = torch.tensor([[c, *rhats(run.log_p[c // 2:c], len(x))] for c in chunks if c - c // 2 >= 4],
+                         dtype=torch.float64).view(-1, 1 + len(x))
+    empty = torch.zeros(0)
+    return {"images": x, "starts": starts.to(torch.uint8), "samples": run.samples.to(torch.uint8),
+            "log_p": run.log_p, "start_log_p": inf.log_prob(model, starts).double(), "moves": run.moves,
+            "acceptance": run.acceptance, "changed": run.changed, "move_seconds": run.seconds,
+            "move_passes": run.passes, "values": empty if run.values is None else run.values,
+            "recycled": empty if run.recycled is None else run.recycled, "rhat_by_sweeps": curve,
+            "seconds": time.perf_counter() - clock}
+
+
+# --- What the chains say -----------------------------------------------------------------------------
+
+
+def _size(move: str) -> int:
+    """The number of pixels of a move named "<proposal> a-b" ("site": 1)."""
+    if move == "site":
+        return 1
+    a, b = move.split()[1].split("-")
+    return int(b) - int(a)
+
+
+def move_table(c: dict, sites: int) -> pd.DataFrame:
+    """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the ``sites`` single-site updates):
+    how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
+    changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
+    sampler steps)."""
+    sweeps, rows = len(c["log_p"]), []
+    sizes = [_size(name) for name in c["moves"]]
+    kinds = [name if name == "site" else f"{name.split()[0]} {'rows' if size <= SIZE[1] else 'prefix'}"
+             for name, size in zip(c["moves"], sizes, strict=True)]
+    for kind in dict.fromkeys(kinds):
+        m = [i for i, k in enumerate(kinds) if k == kind]
+        count = len(m) if kind != "site" else sites
+        pixels = sum(c["changed"][:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
+        rows.append({"move": kind, "per sweep": count, "acceptance": float(c["acceptance"][:, m].mean()),
+                     "fraction changed": float(c["changed"][:, m].mean()), "pixels changed per sweep": float(pixels),
+                     "seconds per move": float(c["move_seconds"][m].sum()) / (sweeps * count),
+                     "passes per move": " / ".join(f"{v:g}" for v in (c["move_passes"][m].sum(0) / len(m)).tolist())})
+    return pd.DataFrame(rows)
+
+
+def start_table(c: dict, burn_in: int) -> pd.DataFrame:
+    """Per image and start: mean log2 p(x) at the start and after the last sweep, and for (d) the chains'
+    recycled estimate of the middle pixel after ``burn_in`` (P(black) and the mean level)."""
+    n, rows = len(c["images"]), []
+    per = c["log_p"].shape[1] // n // len(STARTS)
+    for k in range(n):
+        for i, start in enumerate(STARTS):
+            cols = slice((k * len(STARTS) + i) * per, (k * len(STARTS) + i + 1) * per)
+            row = {"image": k, "start": start, "log2 p at start": float(c["start_log_p"][cols].mean() / math.log(2)),
+                   "log2 p last": float(c["log_p"][-1, cols].mean() / math.log(2))}
+            if len(c["recycled"]):
+                p = c["recycled"][burn_in:, cols].reshape(-1, c["recycled"].shape[-1]).mean(0)
+                row |= {"P(black)": float(p[0]), "mean level": float((p * torch.arange(len(p))).sum())}
+            rows.append(row)
+    return pd.DataFrame(rows)
