@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelcnn import build, cache, explore, runs
+from pixelcnn import build, cache, explore, plots, runs
 from pixelcnn import inference as inf
 from pixelcnn.config import project_root
 from pixelcnn.data import load_images
@@ -80,7 +80,7 @@ def test_the_committed_c_and_e_are_the_exact_computations(committed_cache, cours
     r = committed()
     model = runs.load("pretrained")
     torch.testing.assert_close(r.c, inf.conditional(model, r.images, MIDDLE_INDEX), rtol=1e-4, atol=1e-7)
-    k = explore.position(r, 6)  # one image: 256 passes
+    k = r.indices.tolist().index(6)  # one image: 256 passes
     torch.testing.assert_close(r.e[k:k + 1], inf.full_conditional(model, r.images[k:k + 1], MIDDLE_INDEX),
                                rtol=1e-4, atol=1e-7)
 
@@ -191,5 +191,5 @@ def screenshots(path: Path, folder: Path, playwright) -> dict:
 
 def test_the_figure_png_is_small(tiny):
     _, precomputed = tiny
-    data = explore.png(explore.entry_figure(precomputed, 0))
+    data = plots.png(explore.entry_figure(precomputed, 0))
     assert data.startswith(b"\x89PNG") and len(data) < 40_000  # 60 of them stay well under the 3 MB the HTML may grow

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import os
 import time
@@ -21,7 +20,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.patches import Rectangle
 
 from . import cache, plots
 from . import inference as inf
@@ -34,8 +32,6 @@ from .sampling import sample
 KINDS = ("black", "stroke", "edge")
 STROKE = 200  # a middle pixel at least this bright is on a stroke; one between 1 and STROKE - 1 on its edge
 CHUNK = 16  # images per batch of the precomputation (on a CPU, larger batches are slower per image)
-LABELS = {"c": "(c) given the pixels before (exact)", "d": "(d) given the pixels after (IS, reverse proposals)",
-          "e": "(e) given all other pixels (exact)"}
 
 
 def kind(value: int) -> str:
@@ -151,46 +147,10 @@ def title(index: int, digit: int, image: torch.Tensor, pixel: tuple[int, int]) -
     return f"Test image #{index}, a {digit}: {where} (grey level {value})"
 
 
-def figure(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: str) -> plt.Figure:
-    """One image's answers: the image (long [1, H, W], the pixel framed), (c)-(e) at the pixel on a log
-    scale (the true value dotted), and the completions of (f) and (g) (the given half outlined)."""
-    fig = plt.figure(figsize=(10, 4.3), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.55, 1])
-    ax_image, ax_p = top.subplots(1, 2, width_ratios=[1, 4.5])
-    ax_image.imshow(image[0].cpu().numpy(), cmap="gray", vmin=0, vmax=255)
-    ax_image.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
-    ax_image.set_axis_off()
-    for (key, label), color in zip(LABELS.items(), plots.PALETTE, strict=False):
-        plots.distribution(ax_p, found[key][0], f"{label}, ESS {found['d_ess'][0]:.1f}" if key == "d" else label,
-                           color)
-    ax_p.axvline(int(image[0, pixel[0], pixel[1]]), color="red", ls=":", lw=1.2, label="true value")
-    ax_p.set_ylim(1e-8, 1.5)
-    ax_p.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    top.suptitle(heading, fontweight="bold")
-    axes = bottom.subplots(1, 2)
-    rows, x = image.shape[-2] // 2, image[None]
-    plots.completions(x, found["f"], rows, "top", "(f) bottom half given the top (exact)", ax=axes[0])
-    g_title = f"(g) top half given the bottom (SIR, ESS {found['g_ess'][0]:.1f})"
-    plots.completions(x, found["g"], rows, "bottom", g_title, ax=axes[1])
-    return fig
-
-
 def entry_figure(r: Explored, k: int) -> plt.Figure:
     """The figure of the k-th precomputed image."""
-    return figure(r.images[k], r.answers(k), MIDDLE, title(int(r.indices[k]), int(r.digits[k]), r.images[k], MIDDLE))
-
-
-def png(fig: plt.Figure, dpi: int = 80) -> bytes:
-    """A figure as a PNG of 256 colours (a third of the size of a full-colour one, alike to the eye); closes it."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    out = io.BytesIO()
-    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    image.save(out, format="PNG", optimize=True)
-    return out.getvalue()
+    heading = title(int(r.indices[k]), int(r.digits[k]), r.images[k], MIDDLE)
+    return plots.explored(r.images[k], r.answers(k), MIDDLE, heading)
 
 
 def quarto_format() -> str | None:
@@ -206,7 +166,7 @@ def quarto_format() -> str | None:
 
 def alt_text(r: Explored, k: int) -> str:
     """What the k-th figure shows, in words: the most probable middle value under (c), (d), (e) and the true one."""
-    peaks = ", ".join(f"({key}) {int(getattr(r, key)[k].argmax())}" for key in LABELS)
+    peaks = ", ".join(f"({key}) {int(getattr(r, key)[k].argmax())}" for key in "cde")
     true = int(r.images[k, 0, MIDDLE[0], MIDDLE[1]])
     return (f"Test image {int(r.indices[k])}, a {int(r.digits[k])}, with the distributions of its middle pixel on a "
             f"log scale (most probable grey level: {peaks}; true value {true}) and sampled completions of each half.")
@@ -224,7 +184,7 @@ def html_panel(r: Explored, dpi: int = 80):
         index, digit = int(r.indices[k]), int(r.digits[k])
         middle = kind(int(r.images[k, 0, MIDDLE[0], MIDDLE[1]]))
         options.setdefault(digit, []).append(f'<option value="{index}">test image #{index}: middle {middle}</option>')
-        data = base64.b64encode(png(entry_figure(r, k), dpi)).decode()
+        data = base64.b64encode(plots.png(entry_figure(r, k), dpi)).decode()
         style = "max-width: 100%" + ("; display: none" if k else "")
         frames.append(f'<img data-index="{index}" alt="{html.escape(alt_text(r, k))}" style="{style}" '
                       f'src="data:image/png;base64,{data}">')
@@ -251,128 +211,104 @@ def html_panel(r: Explored, dpi: int = 80):
 
 
 class Panel:
-    """A notebook panel: choose a test image (by index, or the next one of a digit) and a pixel, then
-    ``update`` computes (c)-(g) for them with the model and shows the figure in place.
+    """A notebook panel: choose a test image (its index, or the next image of a digit) and a pixel;
+    ``update(index, pixel)`` computes (c)-(g) for them with the model and shows the figure in place.
 
-    It opens on the precomputed figure of the first image of ``precomputed`` (no model needed, so
-    "Run all" computes nothing here); the models and the test images are loaded at the first update,
-    the pool of prior proposals of (g) drawn then. ``models`` (forward, reverse) replaces the report's.
+    It opens on the precomputed figure of the first image of ``precomputed`` (so "Run all" needs no
+    model); the models, the test images and (g)'s pool of prior proposals are loaded at the first
+    update. ``models`` (forward, reverse) replaces the report's, ``b`` the budgets of ``results``.
     """
 
     def __init__(self, precomputed: Explored, models: tuple | None = None, b: dict | None = None,
                  seed: int = 0) -> None:
-        self.precomputed, self.models = precomputed, models
+        self.models, self.generator = models, torch.Generator().manual_seed(seed)
         self.budget = b or {k: v for k, v in budget()["explore"].items() if k != "images"}
-        self.generator = torch.Generator().manual_seed(seed)
-        self.found: dict | None = None  # the last answers shown, with ``seconds`` (each quantity's and "total")
-        self.image = png(entry_figure(precomputed, 0))  # the PNG shown
-        first = title(int(precomputed.indices[0]), int(precomputed.digits[0]), precomputed.images[0], MIDDLE)
-        self.message = (f"Precomputed: {first}. Choose an image and a pixel, then press Compute: the model computes "
-                        "the answers live (seconds on a CPU).")
-        self.controls: dict | None = None  # the ipywidgets controls, once shown
-        self._figure = self._status = self._pool = self._test = self._digits = None
-        if models is None:  # the reverse model's weights are read at the first update; marked as read now
+        self.first = int(precomputed.indices[0])
+        self.image = plots.png(entry_figure(precomputed, 0))  # the PNG shown
+        heading = title(self.first, int(precomputed.digits[0]), precomputed.images[0], MIDDLE)
+        self.message = (f"Precomputed: {heading}. Choose an image and a pixel, then press Compute: the model "
+                        "computes the answers live (seconds on a CPU).")
+        self.found: dict | None = None  # the answers shown last, with their ``seconds`` ("total" included)
+        self.controls: dict | None = None  # the ipywidgets, once shown
+        self._handles = self._pool = self._test = self._digits = None
+        if models is None:  # the reverse model's weights are read at the first update: marked as read now
             trained("reverse").path("model.pt")
-
-    def _load(self) -> None:
-        if self.models is None:
-            device = default_device()
-            self.models = load_identity(identity(MODEL), device), load_identity(identity("reverse"), device)
-        if self._test is None:
-            ensure_mnist()
-            self._test = load_images("test")
-        if self._pool is None:
-            self._pool = sample(self.models[0], self.budget["top_proposals"], stop=HALF, size=SIZE,
-                                generator=self.generator).cpu()
-
-    def update(self, index: int, pixel: tuple[int, int] = MIDDLE) -> dict:
-        """(c)-(g) for test image ``index`` at ``pixel`` (row, col), computed now and shown; returns them
-        (as ``answers``, ``seconds["total"]`` included)."""
-        self._say(f"Computing test image #{index} at pixel {tuple(pixel)} ...")
-        start = time.perf_counter()
-        self._load()
-        x = self._test[index:index + 1].long()
-        found = answers(*self.models, x, inf.raster_index(tuple(pixel), SIZE[1]), self.budget, self.generator,
-                        self._pool)
-        found["seconds"]["total"] = time.perf_counter() - start
-        digit = int(self.digits()[index])
-        self.found, self.image = found, png(figure(x[0], found, tuple(pixel), title(index, digit, x[0], pixel)))
-        self._show_figure()
-        self._say(f"Computed live in {found['seconds']['total']:.1f} s: test image #{index} at pixel {tuple(pixel)}.")
-        return found
 
     def digits(self) -> torch.Tensor:
         if self._digits is None:
             self._digits = test_digits()
         return self._digits
 
+    def update(self, index: int, pixel: tuple[int, int] = MIDDLE) -> dict:
+        """(c)-(g) for test image ``index`` at ``pixel`` (row, col), computed now and shown (as ``answers``)."""
+        pixel, start = tuple(pixel), time.perf_counter()
+        self._show(f"Computing test image #{index} at pixel {pixel} ...")
+        if self.models is None:
+            self.models = tuple(load_identity(identity(name), default_device()) for name in (MODEL, "reverse"))
+        if self._test is None:
+            ensure_mnist()
+            self._test = load_images("test")
+            self._pool = sample(self.models[0], self.budget["top_proposals"], stop=HALF, size=SIZE,
+                                generator=self.generator).cpu()
+        x = self._test[index:index + 1].long()
+        found = answers(*self.models, x, inf.raster_index(pixel, SIZE[1]), self.budget, self.generator, self._pool)
+        found["seconds"]["total"] = time.perf_counter() - start
+        self.found = found
+        self.image = plots.png(plots.explored(x[0], found, pixel, title(index, int(self.digits()[index]), x[0], pixel)))
+        self._show(f"Computed live in {found['seconds']['total']:.1f} s: test image #{index} at pixel {pixel}.")
+        return found
+
     def next_of(self, digit: int, after: int) -> int:
         """The first test image of ``digit`` after index ``after`` (from the start when there is none)."""
         where = torch.nonzero(self.digits() == digit)[:, 0]
-        later = where[where > after]
-        return int((later if len(later) else where)[0])
+        return int(where[where > after][0] if (where > after).any() else where[0])
 
-    def _say(self, text: str) -> None:
-        from IPython.display import Markdown
+    def _show(self, message: str) -> None:
+        from IPython.display import Image, Markdown
 
-        self.message = text
-        if self._status is not None:
-            self._status.update(Markdown(f"*{text}*"))
-
-    def _show_figure(self) -> None:
-        from IPython.display import Image
-
-        if self._figure is not None:
-            self._figure.update(Image(self.image))
+        self.message = message
+        if self._handles:
+            self._handles[0].update(Image(self.image))
+            self._handles[1].update(Markdown(f"*{message}*"))
 
     def _make_controls(self):
-        """The ipywidgets controls, or None without ipywidgets."""
+        """The ipywidgets controls in a box (None without ipywidgets); an error is shown in the status line."""
         try:
             import ipywidgets as w
         except ImportError:
             return None
-        index = w.BoundedIntText(value=int(self.precomputed.indices[0]), min=0, max=9999, description="test image")
-        digit = w.Dropdown(options=[("choose", -1)] + [(str(d), d) for d in range(10)], value=-1,
-                           description="next of digit")
-        row = w.IntSlider(value=MIDDLE[0], min=0, max=SIZE[0] - 1, description="pixel row", continuous_update=False)
-        col = w.IntSlider(value=MIDDLE[1], min=0, max=SIZE[1] - 1, description="pixel col", continuous_update=False)
+        index = w.BoundedIntText(value=self.first, min=0, max=9999, description="test image")
+        digit = w.Dropdown(options=[("choose", -1)] + [(str(d), d) for d in range(10)], description="next of digit")
+        row, col = (w.IntSlider(value=v, min=0, max=27, description=f"pixel {name}", continuous_update=False)
+                    for v, name in zip(MIDDLE, ("row", "col"), strict=True))
         button = w.Button(description="Compute", button_style="primary")
 
-        def guarded(action):
-            def run(*_):
-                try:
-                    action()
-                except Exception as error:  # shown in the panel: a callback's error would go unseen
-                    self._say(f"Could not compute: {error}")
-            return run
+        def guarded(action) -> None:
+            try:
+                action()
+            except Exception as error:  # a callback's error would go unseen
+                self._show(f"Could not compute: {error}")
 
         def next_of_digit(change) -> None:
             if change["new"] >= 0:
-                guarded(lambda: setattr(index, "value", self.next_of(change["new"], index.value)))()
+                guarded(lambda: setattr(index, "value", self.next_of(change["new"], index.value)))
                 digit.value = -1
 
         digit.observe(next_of_digit, names="value")
-        button.on_click(guarded(lambda: self.update(index.value, (row.value, col.value))))
+        button.on_click(lambda _: guarded(lambda: self.update(index.value, (row.value, col.value))))
         self.controls = {"index": index, "digit": digit, "row": row, "col": col, "button": button}
         return w.VBox([w.HBox([index, digit]), w.HBox([row, col]), button])
 
     def show(self) -> None:
-        """Display the panel: its controls (with ipywidgets), the figure and a status line. Shows nothing
-        when Quarto renders another format than a notebook (the panel is the notebook's)."""
+        """Display the controls (with ipywidgets), the figure and a status line; nothing while Quarto
+        renders another format than a notebook (the panel is the notebook's)."""
         from IPython.display import Image, Markdown, display
 
         if quarto_format() not in (None, "ipynb"):
             return
         box = self._make_controls()
-        if box is not None:
-            bundle = box._repr_mimebundle_()
-            bundle["text/plain"] = "(the panel's controls: run this cell in Jupyter or Colab to use them)"
-            display(bundle, raw=True)
-        self._figure = display(Image(self.image), display_id=True)
-        self._status = display(Markdown(f"*{self.message}*"), display_id=True)
-
-
-def position(r: Explored, index: int) -> int:
-    """Where test image ``index`` is among the precomputed images (the first one when it is not there)."""
-    found = torch.nonzero(r.indices == index)[:, 0]
-    return int(found[0]) if len(found) else 0
+        if box is not None:  # the text a reader sees where widgets are not shown
+            display({**box._repr_mimebundle_(), "text/plain": "(the panel's controls: run this cell to use them)"},
+                    raw=True)
+        self._handles = (display(Image(self.image), display_id=True),
+                         display(Markdown(f"*{self.message}*"), display_id=True))

@@ -94,7 +94,7 @@ BUDGETS = {
         "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0,), "seeds": (0,)},
         "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
         "benchmark_small": True,
-        "explore": {"images": (0, 2), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
+        "explore": {"images": (0, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },
 }
 
