@@ -193,3 +193,49 @@ def test_the_figure_png_is_small(tiny):
     _, precomputed = tiny
     data = plots.png(explore.entry_figure(precomputed, 0))
     assert data.startswith(b"\x89PNG") and len(data) < 40_000  # 60 of them stay well under the 3 MB the HTML may grow
+
+
+def test_quarto_format_is_read_only_in_the_kernel_quarto_executes(tmp_path, monkeypatch):
+    info = tmp_path / "info.json"
+    info.write_text('{"format": {"identifier": {"base-format": "typst"}}}')
+    monkeypatch.delenv("QUARTO_FIG_FORMAT", raising=False)
+    monkeypatch.setenv("QUARTO_EXECUTE_INFO", str(info))  # what a post-render step (the notebook's build) inherits
+    assert explore.quarto_format() is None
+    monkeypatch.setenv("QUARTO_FIG_FORMAT", "png")  # set by Quarto's Jupyter engine for its kernels
+    assert explore.quarto_format() == "typst"
+    assert explore.html_panel(None) is None  # hidden there: nothing is drawn
+
+
+def test_the_panel_in_a_kernel_shows_a_figure_and_replaces_it_on_update(tmp_path):
+    """As in a notebook: the panel's cell shows its controls (text where widgets are not drawn) and a figure;
+    a later ``update`` replaces that figure in place (the display is updated, not appended)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = ["""import torch
+from pixelcnn import build, explore
+from pixelcnn.data import load_images
+from pixelcnn.q3 import MIDDLE_INDEX
+torch.manual_seed(0)
+models = tuple(build("simple", layers=2, channels=8).eval() for _ in range(2))
+b = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
+x = load_images("test")[:1].long()
+found = explore.answers(*models, x, MIDDLE_INDEX, b, torch.Generator(), torch.zeros(3, 1, 28, 28, dtype=torch.long))
+fields = {k: v for k, v in found.items() if k != "seconds"}
+precomputed = explore.Explored(indices=torch.tensor([0]), digits=explore.test_digits()[:1], images=x,
+                               seconds={}, **fields)
+panel = explore.Panel(precomputed, models=models, b=b)
+panel.show()""", "found = panel.update(7, (10, 12))"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    before = None
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+    with client.setup_kernel():
+        client.execute_cell(notebook.cells[0], 0)
+        before = [o.get("data", {}).get("image/png") for o in notebook.cells[0].outputs]
+        client.execute_cell(notebook.cells[1], 1)
+    outputs = notebook.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"] * 3 and notebook.cells[1].outputs == []
+    assert "application/vnd.jupyter.widget-view+json" in outputs[0].data
+    assert "run this cell" in outputs[0].data["text/plain"]
+    assert before[1] and outputs[1].data["image/png"] != before[1]  # the figure was replaced by image 7's
+    assert "Computed live" in outputs[2].data["text/markdown"] and "#7" in outputs[2].data["text/markdown"]

@@ -154,7 +154,10 @@ def entry_figure(r: Explored, k: int) -> plt.Figure:
 
 
 def quarto_format() -> str | None:
-    """The format Quarto is rendering this document to ("html", "typst", ...), or None outside a Quarto render."""
+    """The format Quarto's Jupyter engine executes this kernel for ("html", "typst", ...), else None. (Its engine
+    sets QUARTO_FIG_FORMAT; QUARTO_EXECUTE_INFO alone is inherited by a post-render step's kernels too.)"""
+    if "QUARTO_FIG_FORMAT" not in os.environ:
+        return None
     try:
         return json.loads(Path(os.environ["QUARTO_EXECUTE_INFO"]).read_text())["format"]["identifier"]["base-format"]
     except (KeyError, OSError, ValueError, TypeError):
