@@ -25,6 +25,7 @@ from . import cache, plots
 from . import inference as inf
 from .config import data_dir
 from .data import ensure_mnist, load_images
+from .models import device_of
 from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
 from .runs import budget, default_device, identity, load_identity, trained
 from .sampling import sample
@@ -253,8 +254,14 @@ class Panel:
             self._test = load_images("test")
             self._pool = sample(self.models[0], self.budget["top_proposals"], stop=HALF, size=SIZE,
                                 generator=self.generator).cpu()
-        x = self._test[index:index + 1].long()
-        found = answers(*self.models, x, inf.raster_index(pixel, SIZE[1]), self.budget, self.generator, self._pool)
+        x, threads = self._test[index:index + 1].long(), torch.get_num_threads()
+        if device_of(self.models[0]).type == "cpu":  # passes of one image: on a busy CPU, threads mostly wait
+            torch.set_num_threads(1)  # on each other (measured: (e) 6 s with one thread, 36-66 s with two)
+        try:
+            found = answers(*self.models, x, inf.raster_index(pixel, SIZE[1]), self.budget, self.generator,
+                            self._pool)
+        finally:
+            torch.set_num_threads(threads)
         found["seconds"]["total"] = time.perf_counter() - start
         self.found = found
         self.image = plots.png(plots.explored(x[0], found, pixel, title(index, int(self.digits()[index]), x[0], pixel)))
