@@ -8,7 +8,7 @@ import inspect
 import pytest
 import torch
 
-from pixelcnn import cache, q1, q2, q3, q3_blocks, q3_hard, runs
+from pixelcnn import cache, explore, q1, q2, q3, q3_blocks, q3_hard, runs
 from pixelcnn.config import project_root
 
 # Each cached result kind: (cache kind, the function that declares its inputs).
@@ -28,11 +28,12 @@ DECLARED = {
     "q3 forward-model scores": ("estimate", q3_hard.scores_inputs),
     "q3 block-move chains (d)": ("estimate", lambda: q3_blocks.chains_inputs("d")),
     "q3 block-move chains (g)": ("estimate", lambda: q3_blocks.chains_inputs("g")),
+    "q3 any conditioning image explored": ("estimate", explore.results_inputs),
 }
 COMPUTE = [q3._compute_results, q3._compute_reverse, q3._compute_heldout, q3._compute_convergence,
            q2._dependency_maps, q2._own_value_terms, runs._samples, runs._evaluation, q3_hard._compute_chains,
            q3_hard._compute_d_estimators, q3_hard._compute_g_pools, q3_hard._compute_scores,
-           q3_blocks._compute_chains]
+           q3_blocks._compute_chains, explore._compute]
 
 
 def leaves(value, path=()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -276,3 +278,43 @@ def tiny_mcmc(check) -> plt.Figure:
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     axes[0].set_ylabel("total-variation error")
     return fig
+
+
+EXPLORED_LABELS = {"c": "(c) given the pixels before (exact)",
+                   "d": "(d) given the pixels after (IS, reverse proposals)", "e": "(e) given all other pixels (exact)"}
+
+
+def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: str) -> plt.Figure:
+    """Q3 for one image (``explore``): the image (long [1, H, W], the pixel framed), (c)-(e) at the pixel on a
+    log scale (the true value dotted), and the completions of (f) and (g) (the given half outlined)."""
+    fig = plt.figure(figsize=(10, 4.3), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.55, 1])
+    ax_image, ax_p = top.subplots(1, 2, width_ratios=[1, 4.5])
+    ax_image.imshow(image[0].cpu().numpy(), cmap="gray", vmin=0, vmax=255)
+    ax_image.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
+    ax_image.set_axis_off()
+    for (key, label), color in zip(EXPLORED_LABELS.items(), PALETTE, strict=False):
+        distribution(ax_p, found[key][0], f"{label}, ESS {found['d_ess'][0]:.1f}" if key == "d" else label, color)
+    ax_p.axvline(int(image[0, pixel[0], pixel[1]]), color="red", ls=":", lw=1.2, label="true value")
+    ax_p.set_ylim(1e-8, 1.5)
+    ax_p.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    top.suptitle(heading, fontweight="bold")
+    axes = bottom.subplots(1, 2)
+    rows, x = image.shape[-2] // 2, image[None]
+    completions(x, found["f"], rows, "top", "(f) bottom half given the top (exact)", ax=axes[0])
+    g_title = f"(g) top half given the bottom (SIR, ESS {found['g_ess'][0]:.1f})"
+    completions(x, found["g"], rows, "bottom", g_title, ax=axes[1])
+    return fig
+
+
+def png(fig: plt.Figure, dpi: int = 80) -> bytes:
+    """A figure as a PNG of 256 colours (a third of the size of a full-colour one, alike to the eye); closes it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    out = io.BytesIO()
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

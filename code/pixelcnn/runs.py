@@ -76,6 +76,14 @@ BUDGETS = {
         # then `sites` single-site updates at random unknown pixels; saved every chunk of sweeps.
         "blocks": {"schedule": (("forward", 1), ("reverse", 0)), "sites": 4, "sweeps": 40, "chunk": 4},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
+        # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
+        # images (``explore.choose_images``: the first two of every digit whose middle pixel is black, on a
+        # stroke, on an edge), the reverse-model proposals of (d), the completions of (f) and (g) per image
+        # and the prior proposals of (g), one pool shared by the images.
+        "explore": {"images": (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 27,
+                               30, 34, 35, 38, 42, 43, 50, 52, 61, 62, 64, 81, 84, 87, 88, 90, 97, 102, 107, 111,
+                               127, 142, 149, 154, 158, 177, 186, 233, 346, 391, 403, 1411, 1748, 4880, 5457, 5642),
+                    "reverse_proposals": 16, "completions": 4, "top_proposals": 32},
     },
     "smoke": {
         "runs": {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,
@@ -91,6 +99,7 @@ BUDGETS = {
         "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
         "blocks": {"schedule": (("forward", 14), ("reverse", 0)), "sites": 1, "sweeps": 2, "chunk": 1},
         "benchmark_small": True,
+        "explore": {"images": (0, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },
 }
 

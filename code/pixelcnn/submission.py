@@ -29,7 +29,7 @@ from .listing import FOLD_CLOSE, FOLD_OPEN
 from .notebook import RETRAINED_ROLE, TEXT_ROLE, to_notebook
 
 # What a fresh runtime may lack, pinned to the versions of requirements.txt.
-SETUP_PACKAGES = ("lightning", "seaborn", "tabulate")
+SETUP_PACKAGES = ("lightning", "seaborn", "tabulate", "ipywidgets")
 PART_CHARS = 900_000  # the payload's characters per cell (a notebook cell stays under 1 MB)
 TEXT_FILE = "text.json"  # in the payload: each chapter's paragraphs, as templates and as built
 OMITTED_REASON = ("left out of the notebook to keep it light; tick RETRAIN in the set-up cell to recompute it, "
