@@ -55,5 +55,8 @@ def test_every_claim_of_chapter_3_on_the_exact_and_importance_results_holds(comm
     from pixelcnn import q3
     from pixelcnn import q3_claims as c3
 
-    checked = c3.check(r3=q3.results(), rr=q3.reverse_results(), conv=q3.convergence(), heldout=q3.heldout())
+    from pixelcnn import explore
+
+    checked = c3.check(r3=q3.results(), rr=q3.reverse_results(), conv=q3.convergence(), heldout=q3.heldout(),
+                       ex=explore.results())
     assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}

@@ -71,3 +71,9 @@ def only_the_reverse_model_alone_draws_different_tops(r3: Results, rr: ReverseRe
     genuinely different top halves"."""
     n = len(r3.g) // len(r3.images)
     return min(distinct(rr.g_reverse, n)) > max(distinct(r3.g, n) + distinct(rr.g_reverse_is, n))
+
+
+@claim
+def most_of_the_explorer_went_to_e(ex) -> bool:
+    """"computing the whole set took about ... minutes ..., most of it for the ... passes of (e)"."""
+    return ex.seconds["e"] > sum(ex.seconds.values()) / 2
