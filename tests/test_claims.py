@@ -52,10 +52,8 @@ def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
 
 
 def test_every_claim_of_chapter_3_on_the_exact_and_importance_results_holds(committed):
-    from pixelcnn import q3
+    from pixelcnn import explore, q3
     from pixelcnn import q3_claims as c3
-
-    from pixelcnn import explore
 
     checked = c3.check(r3=q3.results(), rr=q3.reverse_results(), conv=q3.convergence(), heldout=q3.heldout(),
                        ex=explore.results())

@@ -285,6 +285,14 @@ def test_report_problems_are_detected():
     assert outputs_with_problems(executed)
 
 
+@pytest.fixture
+def outside_env(monkeypatch, course_checkpoint):
+    """What the render reaches on a user's machine: MNIST and the course checkpoint (downloaded there)."""
+    monkeypatch.setenv("PIXELCNN_DATA", str(ensure_mnist()))
+    monkeypatch.setenv("PIXELCNN_PRETRAINED", str(course_checkpoint))
+    monkeypatch.delenv("PIXELCNN_TRAIN", raising=False)
+
+
 def pdf_pages(path: Path) -> list[str]:
     from pypdf import PdfReader
 
