@@ -318,7 +318,8 @@ class Panel:
             return
         box = self._make_controls()
         if box is not None:  # the text a reader sees where widgets are not shown
-            display({**box._repr_mimebundle_(), "text/plain": "(the panel's controls: run this cell to use them)"},
-                    raw=True)
+            view = {"version_major": 2, "version_minor": 0, "model_id": box.model_id}  # ipywidgets 7 (Colab) and 8
+            display({"application/vnd.jupyter.widget-view+json": view,
+                     "text/plain": "(the panel's controls: run this cell to use them)"}, raw=True)
         self._handles = (display(Image(self.image), display_id=True),
                          display(Markdown(f"*{self.message}*"), display_id=True))
