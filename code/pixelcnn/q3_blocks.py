@@ -19,7 +19,7 @@ from . import blocks, cache
 from . import inference as inf
 from .data import load_images
 from .q3 import HALF, MIDDLE, MODEL, SIZE
-from .q3_hard import STARTS, starting_states
+from .q3_hard import STARTS, chain_setup, starting_states
 from .runs import budget, identity, load_identity
 
 
@@ -83,12 +83,7 @@ def rhats(log_p: torch.Tensor, images: int) -> list[float]:
 
 def _compute_chains(inputs: dict) -> dict:
     clock = time.perf_counter()
-    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
-    generator = torch.Generator().manual_seed(inputs["seed"])
-    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
-    known_from = middle + 1 if inputs["question"] == "d" else HALF
-    x = load_images("test")[inputs["images"]].long()
-    starts = starting_states(model, reverse, x, known_from, inputs["chains_per_start"], generator)
+    model, reverse, generator, middle, known_from, x, starts = chain_setup(inputs)
     schedule = [(p, a, b) for p, rows in inputs["schedule"]
                 for a, b in blocks.row_blocks(known_from, SIZE[1], rows or SIZE[0])]
     history: list[list[float]] = []

@@ -13,6 +13,7 @@ import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -67,6 +68,29 @@ def starting_states(model: torch.nn.Module, reverse: torch.nn.Module, x: torch.T
                       for k in range(len(x))])
 
 
+class ChainSetup(NamedTuple):
+    """What every MCMC run of (d) or (g) starts from, made from its inputs (the generator already used)."""
+
+    model: torch.nn.Module
+    reverse: torch.nn.Module
+    generator: torch.Generator
+    middle: int  # raster index of the middle pixel
+    known_from: int  # the first given pixel: pixels 0 .. known_from - 1 are updated
+    images: torch.Tensor  # long [N, 1, 28, 28]: the test images
+    starts: torch.Tensor  # [N * 3 * n, 1, 28, 28]: ``starting_states``
+
+
+def chain_setup(inputs: dict) -> ChainSetup:
+    """The models, the generator, the unknown pixels and the three starts of ``inputs`` (``chains_inputs``)."""
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    known_from = middle + 1 if inputs["question"] == "d" else HALF
+    x = load_images("test")[inputs["images"]].long()
+    starts = starting_states(model, reverse, x, known_from, inputs["chains_per_start"], generator)
+    return ChainSetup(model, reverse, generator, middle, known_from, x, starts)
+
+
 def chains_inputs(question: str, seed: int = 0) -> dict:
     """Everything the chains of question "d" or "g" depend on."""
     b = budget()["mcmc"]
@@ -88,12 +112,7 @@ def _chains(inputs: dict) -> HardChains:
 
 def _compute_chains(inputs: dict) -> dict:
     clock = time.perf_counter()
-    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
-    generator = torch.Generator().manual_seed(inputs["seed"])
-    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
-    known_from = middle + 1 if inputs["question"] == "d" else HALF
-    x = load_images("test")[inputs["images"]].long()
-    starts = starting_states(model, reverse, x, known_from, inputs["chains_per_start"], generator)
+    model, _, generator, middle, known_from, x, starts = chain_setup(inputs)
     start_seconds = time.perf_counter() - clock
     checkpoint = cache.work_folder("estimate", inputs) / "chains.pt"
     run, seconds = mcmc.run_resumable(model, starts, list(range(known_from)), inputs["sweeps"], inputs["chunk"],
