@@ -68,9 +68,15 @@ def answers():
     return Markdown("\n\n".join(answer(section, fold=False).data for section in ANSWERS))
 
 
-def modules(names: tuple[str, ...] = CORE_MODULES):
-    """Whole modules of the package as Markdown code blocks, one titled block each."""
+def modules(names: tuple[str, ...] | None = CORE_MODULES, headings: bool = False):
+    """Whole modules of the package as Markdown code blocks (``None``: every module), each titled in bold or,
+    with ``headings``, by an unnumbered section heading (the HTML's appendix, listed in its contents)."""
     from IPython.display import Markdown
 
-    return Markdown("\n\n".join(_block(f"code/pixelcnn/{name}.py", (PACKAGE_DIR / f"{name}.py").read_text().rstrip(),
-                                       fold=False) for name in names))
+    names = names or tuple(sorted(p.stem for p in PACKAGE_DIR.glob("*.py")))
+    blocks = []
+    for name in names:
+        code = (PACKAGE_DIR / f"{name}.py").read_text().rstrip()
+        blocks.append(f"## `{name}.py` {{.unnumbered}}\n\n```python\n{code}\n```\n" if headings
+                      else _block(f"code/pixelcnn/{name}.py", code, fold=False))
+    return Markdown("\n".join(blocks) if headings else "\n\n".join(blocks))

@@ -175,12 +175,3 @@ def module_list():
 
     return Markdown("\n".join(f"- `{p.name}` ({len(p.read_text().splitlines())} lines): {_docstring_summary(p)}"
                                for p in sorted(PACKAGE_DIR.glob("*.py"))))
-
-
-def source_listings():
-    """The package's source as Markdown code blocks."""
-    from IPython.display import Markdown
-
-    parts = [f"## `{p.name}` {{.unnumbered}}\n\n```python\n{p.read_text().rstrip()}\n```\n"
-             for p in sorted(PACKAGE_DIR.glob("*.py"))]
-    return Markdown("\n".join(parts))
