@@ -43,28 +43,36 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
     optimizer.step()
 
 
-def training_throughput(configs: dict[str, Config], batch_size: int = 128, steps: int = 3,
-                        rounds: int = 3) -> dict[str, dict]:
-    """Training images/second (bf16 autocast, channels_last) and useful GFLOP/s of each config."""
-    x = torch.randint(0, 256, (batch_size, 1, 28, 28))
+def training_throughput(configs: dict[str, Config], images: int = 384, rounds: int = 7,
+                        batch_size: int | None = None) -> dict[str, dict]:
+    """Training images/second (bf16 autocast, channels_last) and useful GFLOP/s of each config, at its own
+    batch size (or ``batch_size``): ``images`` images a round, the median over ``rounds`` interleaved rounds,
+    each round's rate kept (``round_images_per_second``) to show the spread."""
     setups = {}
     for name, config in configs.items():
+        batch = batch_size or config.batch_size
+        x = torch.randint(0, 256, (batch, 1, 28, 28))
         model = build(config.arch, **config.model_kwargs()).to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters())
         _train_step(model, optimizer, x)  # warm-up: kernel selection, allocations
-        setups[name] = (model, optimizer, [])
+        setups[name] = (model, optimizer, x, max(1, images // batch), [])
     for _ in range(rounds):
-        for model, optimizer, times in setups.values():
+        for model, optimizer, x, steps, rates in setups.values():
             start = time.perf_counter()
             for _ in range(steps):
                 _train_step(model, optimizer, x)
-            times.append((time.perf_counter() - start) / (steps * batch_size))
+            rates.append(steps * len(x) / (time.perf_counter() - start))
     results = {}
-    for name, (model, _, times) in setups.items():
-        seconds = statistics.median(times)
-        results[name] = {"images_per_second": 1 / seconds,
-                         "useful_gflops": 3 * 2 * useful_macs(model) / seconds / 1e9}
+    for name, (model, _, x, _, rates) in setups.items():
+        rate = statistics.median(rates)
+        results[name] = {"images_per_second": rate, "round_images_per_second": rates, "batch_size": len(x),
+                         "useful_gflops": 3 * 2 * useful_macs(model) * rate / 1e9}
     return results
+
+
+def spread(rates: list[float]) -> float:
+    """The relative spread of repeated measurements: (largest - smallest) / median."""
+    return (max(rates) - min(rates)) / statistics.median(rates)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
@@ -116,27 +124,33 @@ def sampling_speed(config: Config, device: torch.device, sizes: tuple[int, ...] 
         fast_s = statistics.median(fast)
         naive_s = sum(naive) * pixels / (per_round * rounds)
         floor_s = statistics.median(floor)
-        results[str(n)] = {"fast_seconds": fast_s, "naive_seconds": naive_s, "one_pass_seconds": floor_s,
+        results[str(n)] = {"fast_seconds": fast_s, "fast_round_seconds": fast, "naive_seconds": naive_s,
+                           "one_pass_seconds": floor_s,
                            "speedup_vs_naive": naive_s / fast_s, "fast_over_one_pass": fast_s / floor_s}
     return results
 
 
-def run(candidates: dict[str, Config], q1: Config, small: bool = False) -> dict:
-    """The full benchmark of the report: training throughput of every candidate, matmul peak, sampling.
+def configs_measured() -> dict[str, Config]:
+    """Every configuration whose training throughput the report shows, by name: the runs of the Q1 search,
+    of the batch study and of the equal-depth pair, Q1 (batch 32) and its first recipe (batch 128), Q1's
+    architecture with masked kernels, and the course's gated model."""
+    q1_first = runs.config("q1-first")
+    names = (*runs.SEARCH, *runs.RECIPE, *runs.EQUAL_DEPTH, "q1", "q1-first")
+    return {**{name: runs.config(name) for name in names}, "q1 (masked kernels)": q1_first.replace(shifted=False),
+            "gated (course)": Config(arch="gated", channels=q1_first.channels)}
 
-    ``candidates`` are the Q1 search configurations; the Q1 model with masked kernels and the
-    course's gated model are added for the comparisons of the report.
-    """
+
+def run(configs: dict[str, Config], sampled: Config, small: bool = False) -> dict:
+    """The full benchmark of the report, in one run: training throughput of every config, the machine's
+    matmul peak, and sampling speed of the ``sampled`` architecture."""
     device = runs.default_device()  # sampling's; training runs on the CPU
     sampling_device = {"sampling_device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
-    configs = {**candidates, "q1": q1, "q1 (masked kernels)": q1.replace(shifted=False),
-               "gated (course)": Config(arch="gated", channels=q1.channels)}
     if small:  # the benchmark in miniature (the smoke profile)
-        return {"training": training_throughput(configs, batch_size=4, steps=1, rounds=1),
-                "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(q1, device, (2,), 2, rounds=1),
+        return {"training": training_throughput(configs, images=4, rounds=2, batch_size=4),
+                "matmul_gflops": matmul_gflops(256, 1), "sampling": sampling_speed(sampled, device, (2,), 2, rounds=1),
                 "threads": torch.get_num_threads(), **sampling_device}
     return {"training": training_throughput(configs), "matmul_gflops": matmul_gflops(),
-            "sampling": sampling_speed(q1, device), "threads": torch.get_num_threads(), **sampling_device}
+            "sampling": sampling_speed(sampled, device), "threads": torch.get_num_threads(), **sampling_device}
 
 
 def render_seconds() -> float:
@@ -155,14 +169,12 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     With ``render``, the warm-cache execution time of the whole report is measured too (after the
     speed figures are saved, since the report reads them) and added to the entry.
     """
-    # Q1's architecture at the search's batch size (the final Q1 run differs in batch size and length only).
-    q1, small = runs.config("q1-first"), runs.budget()["benchmark_small"]
-    candidates = {name: runs.config(name) for name in runs.SEARCH}
-    key = {"q1": q1.to_dict(), "candidates": {name: c.to_dict() for name, c in candidates.items()}}
+    configs, sampled, small = configs_measured(), runs.config("q1"), runs.budget()["benchmark_small"]
+    key = {"configs": {name: c.to_dict() for name, c in configs.items()}, "sampled": sampled.to_dict()}
     if recompute:
         cache.remove("benchmark", key)
     retrain = os.environ.get("PIXELCNN_TRAIN") == "1"  # recomputing everything (the notebook's RETRAIN switch)
-    entry = cache.get("benchmark", key, lambda folder: run(candidates, q1, small), "python -m pixelcnn bench",
+    entry = cache.get("benchmark", key, lambda folder: run(configs, sampled, small), "python -m pixelcnn bench",
                       allowed=recompute or small or retrain)
     if render:
         metrics = {**entry.metrics, "report_render_seconds": render_seconds()}
@@ -174,8 +186,10 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
 def summary(metrics: dict) -> str:
     """The benchmark's ratios as lines of text."""
     rate = {name: v["images_per_second"] for name, v in metrics["training"].items()}
-    shifted, masked, gated = rate["q1"], rate["q1 (masked kernels)"], rate["gated (course)"]
+    shifted, masked, gated = rate["q1-first"], rate["q1 (masked kernels)"], rate["gated (course)"]
+    spreads = {name: spread(v["round_images_per_second"]) for name, v in metrics["training"].items()}
     lines = [f"training images/s: {', '.join(f'{k} {v:.0f}' for k, v in rate.items())}",
+             f"spread over rounds: {', '.join(f'{k} {v:.0%}' for k, v in spreads.items())}",
              f"simple / gated training speed: {shifted / gated:.2f}x",
              f"shifted / masked kernels training speed: {shifted / masked:.2f}x",
              "useful GFLOP/s: " + ", ".join(f"{k} {v['useful_gflops']:.1f}" for k, v in metrics["training"].items())

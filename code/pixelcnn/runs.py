@@ -28,10 +28,10 @@ SEARCH = {
     "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
 }
-# The base configuration again with another seed (initialisation and data order): how large a gap between
-# two configurations of the search can be by chance.
-SEARCH_SEEDS = (42, 43)
-SEARCH_REPEATS = {f"search-base-seed{seed}": SEARCH["search-base"].replace(seed=seed) for seed in SEARCH_SEEDS[1:]}
+# Every configuration of the search again with other seeds (initialisation and data order): how large a gap
+# between two configurations can be by chance.
+SEARCH_SEEDS = (42, 43, 44)
+SEARCH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in SEARCH.items() for seed in SEARCH_SEEDS[1:]}
 # The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
 RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
 EPOCH_STEPS = {128: 391, 32: 1563}  # optimizer steps per epoch of the 50,000 training images, by batch size
@@ -40,16 +40,18 @@ EPOCH_STEPS = {128: 391, 32: 1563}  # optimizer steps per epoch of the 50,000 tr
 Q1_FIRST = Config(layers=9, channels=64, kernel_size=3, first_kernel_size=7, max_steps=EPOCH_STEPS[128] * 4, lr=2e-3)
 Q1 = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 8)
 # Gated against ungated at equal depth (7 layers, as the course's gated model) under one recipe: the
-# search's budget of steps, with the batch size and learning rate of ``q1-first``.
+# search's budget of steps, with the batch size and learning rate of ``q1-first``; each with the search's seeds.
 EQUAL_DEPTH = {"depth7-simple": Q1_FIRST.replace(layers=7, max_steps=SEARCH_STEPS),
                "depth7-gated": Config(arch="gated", channels=Q1_FIRST.channels, lr=Q1_FIRST.lr,
                                       batch_size=Q1_FIRST.batch_size, max_steps=SEARCH_STEPS)}
-# The reverse-order model of Q3: Q1's recipe on images rotated by 180 degrees, 2 epochs.
-REVERSE = Q1.replace(reverse=True, max_steps=EPOCH_STEPS[32] * 2)
+EQUAL_DEPTH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in EQUAL_DEPTH.items()
+                       for seed in SEARCH_SEEDS[1:]}
+# The reverse-order model of Q3: the Q1 architecture with batch 32 on images rotated by 180 degrees, 2 epochs.
+REVERSE = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 2, reverse=True)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
-RUNS = {**SEARCH, **SEARCH_REPEATS, **RECIPE, **EQUAL_DEPTH, "q1": Q1, "q1-first": Q1_FIRST,
+RUNS = {**SEARCH, **SEARCH_REPEATS, **RECIPE, **EQUAL_DEPTH, **EQUAL_DEPTH_REPEATS, "q1": Q1, "q1-first": Q1_FIRST,
         "q2": Q1_FIRST.replace(arch="noncausal"), "reverse": REVERSE, "tiny-causal": TINY,
         "tiny-noncausal": TINY.replace(arch="noncausal")}
 
