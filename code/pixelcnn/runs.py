@@ -46,12 +46,27 @@ EQUAL_DEPTH = {"depth7-simple": Q1_FIRST.replace(layers=7, max_steps=SEARCH_STEP
                                       batch_size=Q1_FIRST.batch_size, max_steps=SEARCH_STEPS)}
 EQUAL_DEPTH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in EQUAL_DEPTH.items()
                        for seed in SEARCH_SEEDS[1:]}
+# For a comparison at equal time, the ungated run's schedule stretched to end when the gated run's does: 297
+# steps take as long at depth7-simple's side-by-side throughput as the gated run's 200 at its own (the
+# benchmark's rates; ``q1_findings`` checks the match against the cached benchmark).
+EQUAL_TIME_STEPS = 297
+EQUAL_TIME = {f"depth7-simple-equal-time{suffix}": c.replace(max_steps=EQUAL_TIME_STEPS)
+              for suffix, c in (("", EQUAL_DEPTH["depth7-simple"]),
+                                *((f"-seed{seed}", EQUAL_DEPTH["depth7-simple"].replace(seed=seed))
+                                  for seed in SEARCH_SEEDS[1:]))}
+# The batch study: the deep configuration on the same images (the search's budget at batch 128) in batches of
+# 32 and of 128, each warming up over an eighth of its steps, at three peak learning rates.
+BATCH_IMAGES = SEARCH_STEPS * 128
+BATCH_STUDY = {f"batch{b}-lr{lr:g}": SEARCH["search-deep"].replace(
+    batch_size=b, max_steps=BATCH_IMAGES // b, warmup_steps=BATCH_IMAGES // b // 8, lr=lr)
+    for b in (32, 128) for lr in (1e-3, 2e-3, 4e-3)}
 # The reverse-order model of Q3: the Q1 architecture with batch 32 on images rotated by 180 degrees, 2 epochs.
 REVERSE = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 2, reverse=True)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
-RUNS = {**SEARCH, **SEARCH_REPEATS, **RECIPE, **EQUAL_DEPTH, **EQUAL_DEPTH_REPEATS, "q1": Q1, "q1-first": Q1_FIRST,
+RUNS = {**SEARCH, **SEARCH_REPEATS, **RECIPE, **EQUAL_DEPTH, **EQUAL_DEPTH_REPEATS, **EQUAL_TIME, **BATCH_STUDY,
+        "q1": Q1, "q1-first": Q1_FIRST,
         "q2": Q1_FIRST.replace(arch="noncausal"), "reverse": REVERSE, "tiny-causal": TINY,
         "tiny-noncausal": TINY.replace(arch="noncausal")}
 
