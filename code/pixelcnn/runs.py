@@ -144,6 +144,11 @@ def config(name: str) -> Config:
     return run.replace(**b["runs"]) if b["runs"] else run
 
 
+def seed_runs(name: str) -> dict[int, str]:
+    """The runs of one configuration with each of ``SEARCH_SEEDS``: ``name`` (the first seed), ``name-seed43``..."""
+    return {SEARCH_SEEDS[0]: name, **{seed: f"{name}-seed{seed}" for seed in SEARCH_SEEDS[1:]}}
+
+
 def command(name: str) -> str:
     """The shell command that computes the named run."""
     return f"python -m pixelcnn train {name}"
