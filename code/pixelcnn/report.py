@@ -155,7 +155,7 @@ def provenance_table():
         m = json.loads(manifest_path.read_text())
         metrics = m.get("metrics", {})
         seconds = cache.compute_seconds(m)
-        what = runs.name_of(m["config"]) if m["kind"] == "train" else None
+        what = " / ".join(runs.names_of(m["config"])) if m["kind"] == "train" else ""
         rows.append({"entry": manifest_path.parent.name, "run": what or "–", "test bits/dim": metrics.get("test_bpd"),
                      "minutes": seconds / 60, "device": m["hardware"]["device"], "code": code_of(m, sources)})
     return pd.DataFrame(rows)

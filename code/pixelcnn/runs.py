@@ -154,14 +154,13 @@ def identity(name: str) -> str | dict:
     return "pretrained" if name == "pretrained" else config(name).to_dict()
 
 
-def name_of(run: dict) -> str | None:
-    """The named run whose config (under the current profile) is ``run``, or None: the inverse of ``identity``."""
+def names_of(run: str | dict) -> tuple[str, ...]:
+    """The named runs whose config (under the current profile) is ``run``, in the order of ``RUNS`` (two names
+    can share one config, and so one entry); ("pretrained",) for it; () for none: the inverse of ``identity``."""
     if run == "pretrained":
-        return run
-    names = {}
-    for name in RUNS:  # the first name of a config wins (two runs share one in the smoke profile)
-        names.setdefault(json.dumps(config(name).to_dict(), sort_keys=True), name)
-    return names.get(json.dumps(run, sort_keys=True))
+        return (run,)
+    key = json.dumps(run, sort_keys=True)
+    return tuple(name for name in RUNS if json.dumps(config(name).to_dict(), sort_keys=True) == key)
 
 
 def trained(name: str) -> cache.Entry:
@@ -195,10 +194,10 @@ def load(name: str, device: torch.device | None = None) -> torch.nn.Module:
 
 def load_identity(model: str | dict, device: torch.device | None = None) -> torch.nn.Module:
     """The model a result declared as its input (``identity(name)``)."""
-    name = name_of(model)
-    if name is None:
+    names = names_of(model)
+    if not names:
         raise cache.CacheError(f"no run of the current profile has the config {model}")
-    return load(name, device)
+    return load(names[0], device)
 
 
 # --- Results of the named models -------------------------------------------------------------------
