@@ -7,7 +7,9 @@ import torch
 
 import pixelcnn
 from pixelcnn import blocks, mcmc
+from pixelcnn import estimators as est
 from pixelcnn import inference as inf
+from pixelcnn.q3.validation import fit_to_distribution, tiny_model
 from pixelcnn.sampling import sample
 
 HEIGHT, WIDTH = 4, 3
@@ -21,7 +23,7 @@ def fitted_reverse(model, levels: int, seed: int) -> pixelcnn.models.PixelCNNBas
     generator = torch.Generator().manual_seed(seed)
     data = inf.rotate(sample(model, 2048, size=(HEIGHT, WIDTH), generator=generator))
     torch.manual_seed(seed)
-    return inf.fit_to_distribution(pixelcnn.build("simple", levels=levels, channels=8, layers=2, first_kernel_size=3),
+    return fit_to_distribution(pixelcnn.build("simple", levels=levels, channels=8, layers=2, first_kernel_size=3),
                                    data, torch.full((2048,), 1 / 2048), steps=60)
 
 
@@ -37,7 +39,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def spread():
     """A binary model with a spread-out posterior (moves change many states), and an unusual bottom half."""
-    model = mcmc.tiny_model(1, sharpness=4.0)
+    model = tiny_model(1, sharpness=4.0)
     image = inf.all_images(2, (HEIGHT, WIDTH))[45:46]
     return model, fitted_reverse(model, 2, 0), image
 
@@ -45,7 +47,7 @@ def spread():
 @pytest.fixture(scope="module")
 def sharp():
     """A 3-level model with its weights scaled by 16, and an image whose posteriors single-site chains miss."""
-    model = mcmc.tiny_model(3, levels=3, sharpness=16.0)
+    model = tiny_model(3, levels=3, sharpness=16.0)
     image = inf.all_images(3, (HEIGHT, WIDTH))[424615:424616]  # 210 120 110 111
     return model, fitted_reverse(model, 3, 1), image
 
@@ -107,8 +109,8 @@ def dispersed_starts(model, reverse, image, known_from: int, n: int, generator) 
     a third from the reverse model's completions."""
     fixed = image.repeat(n // 3, 1, 1, 1).clone()
     fixed.view(n // 3, -1)[:, :known_from] = 0
-    return torch.cat([fixed, mcmc.prior_starts(model, image, known_from, n // 3, generator),
-                      inf.sample_before(reverse, image, known_from, n - 2 * (n // 3), generator)])
+    return torch.cat([fixed, est.prior_starts(model, image, known_from, n // 3, generator),
+                      est.sample_before(reverse, image, known_from, n - 2 * (n // 3), generator)])
 
 
 @pytest.mark.parametrize("question", ["d", "g"])

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from pixelcnn import cache
-from pixelcnn.config import Config, project_root
+from pixelcnn.config import PACKAGE_DIR, Config, project_root
+from pixelcnn.provenance import provenance, source_hash
 
 
 def produce_files(folder):
@@ -83,4 +84,4 @@ def test_an_entry_names_the_commit_whose_source_it_ran():
     assert code_of({"source_sha256": "0" * 64}, sources) == "no commit"
     assert code_of({"commit": head, "uncommitted_changes": True}, sources) == f"{head[:7]} + changes"
     assert code_of({"source_sha256": source}, {}) == "not checked"  # no git (the notebook, alone)
-    assert cache.provenance()["source_sha256"] == cache.source_hash()
+    assert provenance(project_root(), PACKAGE_DIR)["source_sha256"] == source_hash(PACKAGE_DIR)

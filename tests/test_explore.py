@@ -16,7 +16,8 @@ from pixelcnn import build, cache, explore, plots, runs
 from pixelcnn import inference as inf
 from pixelcnn.config import project_root
 from pixelcnn.data import load_images
-from pixelcnn.q3 import MIDDLE, MIDDLE_INDEX
+from pixelcnn.explore_panel import Panel
+from pixelcnn.q3 import KINDS, MIDDLE, MIDDLE_INDEX, kind
 from pixelcnn.report import find_quarto
 
 ROOT = project_root()
@@ -26,7 +27,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def committed() -> explore.Explored:
     """The committed entry of the full profile (never computed here)."""
-    assert cache.lookup("estimate", explore.results_inputs(), root=ROOT / "cache") is not None, "no committed entry"
+    assert cache.lookup("estimate", explore.results.inputs(), root=ROOT / "cache") is not None, "no committed entry"
     return explore.results()
 
 
@@ -46,8 +47,8 @@ def tiny():
     pool = torch.zeros(TINY_BUDGET["top_proposals"], 1, 28, 28, dtype=torch.long)
     found = explore.answers(*models, x, MIDDLE_INDEX, TINY_BUDGET, generator, pool)
     fields = {k: v for k, v in found.items() if k != "seconds"}
-    precomputed = explore.Explored(indices=torch.tensor([0]), digits=explore.test_digits()[:1], images=x,
-                                   seconds=found["seconds"], **fields)
+    precomputed = explore.Explored(inputs={"budget": TINY_BUDGET}, indices=torch.tensor([0]),
+                                   digits=explore.test_digits()[:1], images=x, seconds=found["seconds"], **fields)
     return models, precomputed
 
 
@@ -55,8 +56,8 @@ def test_the_images_are_the_first_of_every_digit_and_kind_of_middle_pixel():
     chosen = runs.BUDGETS["full"]["explore"]["images"]
     assert chosen == explore.choose_images()
     middle = load_images("test")[list(chosen), 0, MIDDLE[0], MIDDLE[1]].tolist()
-    pairs = {(d, explore.kind(v)) for d, v in zip(explore.test_digits()[list(chosen)].tolist(), middle, strict=True)}
-    assert pairs == {(d, k) for d in range(10) for k in explore.KINDS}
+    pairs = {(d, kind(v)) for d, v in zip(explore.test_digits()[list(chosen)].tolist(), middle, strict=True)}
+    assert pairs == {(d, k) for d in range(10) for k in KINDS}
     assert {0, 2, 6} <= set(chosen)  # the (d) images of chapter 3: black, on a stroke, on an edge
 
 
@@ -87,7 +88,7 @@ def test_the_committed_c_and_e_are_the_exact_computations(committed_cache, cours
 
 def test_the_panel_computes_another_image_live_and_shows_it(tiny):
     models, precomputed = tiny
-    panel = explore.Panel(precomputed, models=models, b=TINY_BUDGET)
+    panel = Panel(precomputed, models=models, b=TINY_BUDGET)
     first = panel.image
     found = panel.update(7, (10, 12))
     x, index = load_images("test")[7:8].long(), inf.raster_index((10, 12), 28)
@@ -103,7 +104,7 @@ def test_the_panel_computes_another_image_live_and_shows_it(tiny):
 
 def test_the_panel_controls_choose_a_digit_and_compute(tiny):
     models, precomputed = tiny
-    panel = explore.Panel(precomputed, models=models, b=TINY_BUDGET)
+    panel = Panel(precomputed, models=models, b=TINY_BUDGET)
     panel._make_controls()
     controls = panel.controls
     controls["digit"].value = 3  # the first test image of a 3 after image 0
@@ -214,6 +215,7 @@ def test_the_panel_in_a_kernel_shows_a_figure_and_replaces_it_on_update(tmp_path
 
     cells = ["""import torch
 from pixelcnn import build, explore
+from pixelcnn.explore_panel import Panel
 from pixelcnn.data import load_images
 from pixelcnn.q3 import MIDDLE_INDEX
 torch.manual_seed(0)
@@ -222,9 +224,9 @@ b = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
 x = load_images("test")[:1].long()
 found = explore.answers(*models, x, MIDDLE_INDEX, b, torch.Generator(), torch.zeros(3, 1, 28, 28, dtype=torch.long))
 fields = {k: v for k, v in found.items() if k != "seconds"}
-precomputed = explore.Explored(indices=torch.tensor([0]), digits=explore.test_digits()[:1], images=x,
-                               seconds={}, **fields)
-panel = explore.Panel(precomputed, models=models, b=b)
+precomputed = explore.Explored(inputs={"budget": b}, indices=torch.tensor([0]), digits=explore.test_digits()[:1],
+                               images=x, seconds={}, **fields)
+panel = Panel(precomputed, models=models, b=b)
 panel.show()""", "found = panel.update(7, (10, 12))"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     before = None

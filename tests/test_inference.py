@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import pixelcnn
+from pixelcnn import estimators as est
 from pixelcnn import inference as inf
 
 INDEX = 4  # the raster index of the middle pixel of a 3x3 image
@@ -55,9 +56,9 @@ def test_marginal_monte_carlo_converges(tiny):
     truth = exact(p, images, torch.ones(len(images), dtype=torch.bool))
     errors = []
     for n in (16, 256, 4096):
-        est = inf.marginal_monte_carlo(model, INDEX, n, torch.Generator().manual_seed(n), size=(3, 3))
-        errors.append((est.p - truth).abs().max().item())
-        assert errors[-1] < 5 * est.stderr.max().item() + 1e-9
+        mc = est.marginal_monte_carlo(model, INDEX, n, torch.Generator().manual_seed(n), size=(3, 3))
+        errors.append((mc.p - truth).abs().max().item())
+        assert errors[-1] < 5 * mc.stderr.max().item() + 1e-9
     assert errors[-1] < 0.01 and errors[-1] < errors[0]
 
 
@@ -66,10 +67,10 @@ def test_conditional_on_later_pixels_converges(tiny):
     k = 100
     after = (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1)
     truth = exact(p, images, after)
-    est = inf.conditional_on_later_pixels(model, images[k].view(1, 1, 3, 3), INDEX, 2000,
-                                          torch.Generator().manual_seed(0))
-    assert (est.p - truth).abs().max() < 0.02
-    assert 1 <= est.ess <= 2000
+    w = est.conditional_on_later_pixels(model, images[k].view(1, 1, 3, 3), INDEX, 2000,
+                                        torch.Generator().manual_seed(0))
+    assert (w.p - truth).abs().max() < 0.02
+    assert 1 <= w.ess <= 2000
 
 
 def test_top_half_sir_matches_the_exact_posterior(tiny):
@@ -80,7 +81,7 @@ def test_top_half_sir_matches_the_exact_posterior(tiny):
     posterior = p * same_bottom
     posterior = posterior / posterior.sum()
     proposals = pixelcnn.sample(model, 8000, size=(3, 3), generator=torch.Generator().manual_seed(0))
-    out = inf.complete_top_half_sir(model, bottom, proposals, 8000, torch.Generator().manual_seed(1))
+    out = est.complete_top_half_sir(model, bottom, proposals, 8000, torch.Generator().manual_seed(1))
     codes = (out.samples.view(8000, -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
     freq = torch.bincount(codes, minlength=8).double() / 8000
     truth = torch.zeros(8, dtype=torch.float64)
@@ -115,10 +116,10 @@ def test_reverse_proposals_correct_a_poor_proposal(tiny, reverse):
     k = 100
     truth = exact(p, images, (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1))
     x = images[k].view(1, 1, 3, 3)
-    out = inf.reverse_proposals(model, reverse, x, INDEX + 1, 4000, torch.Generator().manual_seed(0))
+    out = est.reverse_proposals(model, reverse, x, INDEX + 1, 4000, torch.Generator().manual_seed(0))
     assert (out.samples.view(4000, -1)[:, INDEX + 1:] == images[k, INDEX + 1:]).all()  # given pixels kept
-    weighted = inf.weighted_pixel_distribution(out.samples, out.weights, INDEX, 2)
-    unweighted = inf.weighted_pixel_distribution(out.samples, torch.full((4000,), 1 / 4000), INDEX, 2)
+    weighted = est.weighted_pixel_distribution(out.samples, out.weights, INDEX, 2)
+    unweighted = est.weighted_pixel_distribution(out.samples, torch.full((4000,), 1 / 4000), INDEX, 2)
     assert inf.total_variation(weighted, truth) < 0.02
     assert inf.total_variation(unweighted, truth) > 0.05  # the proposal alone is wrong ...
     assert inf.total_variation(unweighted, inf.reverse_conditional(reverse, x, INDEX)[0]) < 0.03  # ... as sampled
@@ -129,7 +130,7 @@ def test_gibbs_chain_targets_the_top_half_posterior(tiny):
     model, images, p = tiny
     k, top = 300, 3
     same_bottom = (images[:, top:] == images[k, top:]).all(1)
-    chain = inf.gibbs(model, images[k].view(1, 1, 3, 3), list(range(top)), 1500, torch.Generator().manual_seed(0))
+    chain = est.gibbs(model, images[k].view(1, 1, 3, 3), list(range(top)), 1500, torch.Generator().manual_seed(0))
     assert (chain.view(len(chain), -1)[:, top:] == images[k, top:]).all()
     codes = (chain.view(len(chain), -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
     freq = torch.bincount(codes, minlength=8).double() / len(chain)

@@ -6,8 +6,11 @@ import pytest
 import torch
 
 import pixelcnn
+from pixelcnn import estimators as est
 from pixelcnn import inference as inf
 from pixelcnn import mcmc
+from pixelcnn.q3.tiny_mcmc import TinyCheck, tiny_check
+from pixelcnn.q3.validation import tiny_model
 
 HEIGHT, WIDTH = 4, 3  # not square, so nothing can assume it
 HALF, M = 6, 7  # the top half's size and the middle pixel (2, 1), as raster indices
@@ -17,7 +20,7 @@ HALF, M = 6, 7  # the top half's size and the middle pixel (2, 1), as raster ind
 def tiny():
     """A random forward model with a spread-out distribution, a random (mismatched) reverse model, and an image
     whose bottom half is unusual for the model, so that the posteriors differ from the prior."""
-    model = mcmc.tiny_model(1, sharpness=4.0)
+    model = tiny_model(1, sharpness=4.0)
     torch.manual_seed(5)
     reverse = pixelcnn.build("simple", levels=2, channels=8, layers=2, first_kernel_size=3).eval()
     everything = inf.all_images(2, (HEIGHT, WIDTH))
@@ -94,8 +97,8 @@ def test_top_half_chains_reach_the_exact_posterior_from_both_starts(tiny):
     found = []
     for seed, start in ((0, "reverse"), (1, "prior")):
         generator = torch.Generator().manual_seed(seed)
-        x0 = (inf.sample_before(reverse, image, HALF, 32, generator) if start == "reverse"
-              else mcmc.prior_starts(model, image, HALF, 32, generator))
+        x0 = (est.sample_before(reverse, image, HALF, 32, generator) if start == "reverse"
+              else est.prior_starts(model, image, HALF, 32, generator))
         chains = mcmc.metropolis_within_gibbs(model, x0, range(HALF), 400, generator)
         assert (chains.samples.view(-1, HEIGHT * WIDTH)[:, HALF:] == image.view(1, -1)[:, HALF:]).all()
         found.append(inf.state_frequencies(chains.samples[40:], candidates, HALF, 2))
@@ -110,8 +113,8 @@ def test_middle_pixel_given_later_pixels_three_estimators_agree_with_enumeration
     assert inf.total_variation(marginal.exp(), exact) > 0.04  # the later pixels do inform the middle one
     generator = torch.Generator().manual_seed(0)
     runs = [mcmc.metropolis_within_gibbs(model, x0, range(M + 1), 200, generator, pixel=M, rao_blackwell_every=1)
-            for x0 in (inf.sample_before(reverse, image, M + 1, 32, generator),
-                       mcmc.prior_starts(model, image, M + 1, 32, generator))]
+            for x0 in (est.sample_before(reverse, image, M + 1, 32, generator),
+                       est.prior_starts(model, image, M + 1, 32, generator))]
     for chains in runs:
         e = mcmc.pixel_estimates(chains, start=20)
         assert inf.total_variation(e.counting, exact) < 0.03
@@ -129,8 +132,8 @@ def test_split_rhat_separates_agreeing_from_disagreeing_chains():
 
 
 def test_tiny_check_returns_errors_per_image_and_budget():
-    out = mcmc.tiny_check(seed=0, budgets=(256, 1024), size=(3, 4), n_images=2, chains=4, reverse_steps=2,
-                          fit_images=256)
+    out = TinyCheck(inputs={}, **tiny_check(seed=0, budgets=(256, 1024), size=(3, 4), n_images=2, chains=4,
+                                            reverse_steps=2, fit_images=256))
     assert out.images.shape == (2, 1, 3, 4) and out.exact_d.shape == (2, 2) and out.reverse_kl_bits > 0
     for name in ("d_is_prior", "d_is_reverse", "d_mcmc_counting", "d_mcmc_recycled", "d_mcmc_rao_blackwell",
                  "d_mcmc_prior_start", "g_sir_prior", "g_is_reverse", "g_mcmc", "g_mcmc_prior_start"):
@@ -138,7 +141,7 @@ def test_tiny_check_returns_errors_per_image_and_budget():
         assert errors.shape == (2, 2) and ((errors >= 0) & (errors <= 1)).all(), name
     assert out.d_reverse.shape == out.acceptance_g.shape == out.agreement_d.shape == (2,)
     with pytest.raises(ValueError, match="budgets"):
-        mcmc.tiny_check(budgets=(8,), size=(3, 4))
+        tiny_check(budgets=(8,), size=(3, 4))
 
 
 def test_exact_posterior_enumerates_only_the_unknown_pixels(tiny):
@@ -188,11 +191,11 @@ def test_the_evidence_estimates_average_to_the_exact_probability_of_the_given_pi
     exact_after = log_p[(flat[:, M + 1:] == given[M + 1:]).all(1)].logsumexp(0).exp()
     exact_bottom = log_p[(flat[:, HALF:] == given[HALF:]).all(1)].logsumexp(0).exp()
     generator = torch.Generator().manual_seed(0)
-    prior = [inf.conditional_on_later_pixels(model, image, M, 32, generator).log_evidence.exp() for _ in range(20)]
-    by_reverse = [inf.reverse_proposals(model, reverse, image, M + 1, 512, generator).log_evidence.exp()
+    prior = [est.conditional_on_later_pixels(model, image, M, 32, generator).log_evidence.exp() for _ in range(20)]
+    by_reverse = [est.reverse_proposals(model, reverse, image, M + 1, 512, generator).log_evidence.exp()
                   for _ in range(20)]
     proposals = pixelcnn.sample(model, 4096, stop=HALF, size=(HEIGHT, WIDTH), generator=generator)
-    sir = inf.complete_top_half_sir(model, image, proposals, 1, generator).log_evidence.exp()
+    sir = est.complete_top_half_sir(model, image, proposals, 1, generator).log_evidence.exp()
     for estimates in (prior, by_reverse):  # within 3 standard errors of the mean
         estimates = torch.stack(estimates)
         assert abs(estimates.mean() - exact_after) < 3 * estimates.std() / len(estimates) ** 0.5 + 1e-12

@@ -27,7 +27,8 @@ from pixelcnn import cache, runs
 from pixelcnn.cache import CacheError
 from pixelcnn.config import Config
 from pixelcnn.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir
-from pixelcnn.inference import conditional_on_later_pixels, full_conditional
+from pixelcnn.estimators import conditional_on_later_pixels
+from pixelcnn.inference import full_conditional
 from pixelcnn.pretrained import PretrainedError, load_pretrained
 from pixelcnn.sampling import sample
 

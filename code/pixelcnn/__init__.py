@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["bits_per_dim", "build", "count_parameters", "load", "sample"]
 _HOME = {"load": "runs", "bits_per_dim": "models", "build": "models", "count_parameters": "models",
          "sample": "sampling"}
-_MODULES = {"benchmark", "cache", "config", "data", "inference", "layers", "mcmc", "models", "notebook", "plots",
-            "pretrained", "q1", "q2", "q3", "report", "runs", "sampling", "training"}
+_MODULES = {"benchmark", "blocks", "cache", "claims", "config", "data", "estimators", "explore", "explore_panel",
+            "inference", "layers", "listing", "mcmc", "models", "notebook", "plots", "plots_mcmc", "pretrained",
+            "provenance", "q1", "q1_findings", "q2", "q3", "report", "runs", "sampling", "submission", "training"}
 
 
 def __getattr__(name: str) -> Any:

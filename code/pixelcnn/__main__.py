@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--render", action="store_true", help="also time a warm-cache execution of the report")
     sub.add_parser("report", parents=[common],
                    help="render the report (Quarto if installed, else a preview and a Colab notebook)")
+    compute = sub.add_parser("compute", parents=[common],
+                             help="read, else compute and cache, a declared result of the report")
+    compute.add_argument("name", help="the result's name (q3-results, q3-chains, ...: an unknown name lists them)")
+    compute.add_argument("args", nargs="*", help="its arguments (d or g for the chains, a run name for samples)")
     evaluate = sub.add_parser("evaluate", parents=[common],
                               help="validation and test bits/dim of a model on the full MNIST splits")
     evaluate.add_argument("name", help="'pretrained' or a run name")
@@ -75,6 +79,14 @@ def run(args: argparse.Namespace) -> None:
 
         for path in build():
             print(f"wrote {path}")
+    elif args.command == "compute":
+        from . import cache
+
+        declared = cache.declared()
+        if args.name not in declared:
+            raise ValueError(f"unknown result {args.name!r}; declared: {', '.join(declared)}")
+        result = declared[args.name](*(int(a) if a.isdigit() else a for a in args.args))
+        print(f"{args.name}: {cache.entry_folder(declared[args.name].kind, result.inputs).name}")
     elif args.command == "evaluate":
         from . import runs
 

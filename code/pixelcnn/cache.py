@@ -1,10 +1,11 @@
 """The results cache: one verified folder per expensive result.
 
 An entry lives in ``<cache>/<kind>-<key>/``: its files plus ``manifest.json`` (config, metrics,
-wall time, hardware, library versions, commit, sha256 of every file). The key hashes the kind,
-the config, the data identity and the kind's code version, so a different config never hits a
-stale entry. Entries are written to a temporary folder and renamed into place, so an
-interrupted write leaves no entry; reading verifies every hash.
+wall time, sha256 of every file, and the ``provenance``: hardware, library versions, commit, source
+hash). The key hashes the kind, the config, the data identity and the kind's code version, so a
+different config never hits a stale entry. Entries are written to a temporary folder and renamed
+into place, so an interrupted write leaves no entry; reading verifies every hash. Each cached result
+of the report is declared once (``declare``), which gives its key, its typed result and its command.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import fcntl
 import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PACKAGE_DIR, cache_dir, project_root, sha256
-from .data import DATA_ID
+from .config import DATA_ID, PACKAGE_DIR, cache_dir, project_root, sha256
+from .provenance import provenance
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
 CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}
@@ -119,43 +119,6 @@ def require(kind: str, config: dict, command: str, root: Path | None = None) -> 
     return entry
 
 
-def git_blob_sha1(data: bytes) -> str:
-    """The name git gives a file with these contents (so sources can be compared with any commit's tree)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's own naming
-
-
-def source_hash(blobs: dict[str, str] | None = None) -> str:
-    """One hash of the package source: of each module's name and git blob name (``blobs``: name -> blob
-    name, e.g. from a commit's tree; default: the modules as they are now)."""
-    if blobs is None:
-        blobs = {p.name: git_blob_sha1(p.read_bytes()) for p in PACKAGE_DIR.glob("*.py")}
-    return hashlib.sha256("".join(f"{name}\0{blob}\n" for name, blob in sorted(blobs.items())).encode()).hexdigest()
-
-
-def provenance() -> dict:
-    """Hardware, library versions, the commit of the code that computes an entry and a hash of the package
-    source it ran (``source_hash``: with uncommitted changes, it may still match a later commit)."""
-    import lightning
-    import torch
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-        # changes to the code, not to the cache (recomputing an entry first removes its committed folder)
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                     ":(exclude)cache"], cwd=project_root(), capture_output=True, text=True,
-                                    timeout=10).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
-    return {
-        "commit": commit, "uncommitted_changes": dirty, "source_sha256": source_hash(),
-        "hardware": {"device": device, "cpu_threads": torch.get_num_threads(), "machine": platform.machine()},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "lightning": lightning.__version__},
-    }
-
-
 def _remove_abandoned(root: Path, name: str) -> None:
     """Delete temporary folders of an entry left by processes that were killed while writing it."""
     for tmp in root.glob(f".{name}.*"):
@@ -194,7 +157,7 @@ def write(kind: str, config: dict, produce: Callable[[Path], dict], root: Path |
         files = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {"kind": kind, "key": entry_key(kind, config), "config": config, "metrics": metrics,
                     "wall_seconds": round(time.time() - start, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "files": files, **provenance()}
+                    "files": files, **provenance(project_root(), PACKAGE_DIR)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         try:
             tmp.rename(folder)
@@ -239,17 +202,78 @@ def get(kind: str, inputs: dict, compute: Callable[[Path], dict], command: str, 
         return lookup(kind, inputs, root) or write(kind, inputs, compute, root)
 
 
-def tensors(kind: str, inputs: dict, compute: Callable[[dict], dict]) -> dict:
-    """A dict of tensors (and plain numbers) computed by ``compute(inputs)``, cached under (kind, inputs).
+# --- Declared results: each cached result declared once -------------------------------------------------
 
-    ``compute`` is handed the inputs the key is made of and nothing else, so what it computes can
-    depend on no undeclared input: a changed input always means a new entry.
+DECLARED: dict[str, Declared] = {}  # name -> its declaration, filled as the package's modules are imported
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One cached result of the report, declared once (``declare``).
+
+    ``inputs(*args)`` lists everything the result depends on: the cache key is made of that dict, and
+    ``compute(inputs)`` is handed that dict and nothing else, so a changed input always means a new
+    entry. ``result`` types the computed values: a frozen dataclass whose ``inputs`` field carries the
+    inputs with the result, so no reader needs to ask for them again. ``declared(*args)`` is the result
+    (read, else computed and cached); ``load(inputs)`` the same for inputs at hand (a result computed
+    from another one); ``lookup(*args)`` the verified entry or None. ``cases`` are the arguments the
+    report calls it with: each must be in the committed cache.
     """
-    import torch
 
-    def produce(folder: Path) -> dict:
-        torch.save(compute(inputs), folder / "tensors.pt")
-        return {}
+    name: str
+    inputs: Callable[..., dict]
+    compute: Callable[[dict], dict]
+    result: type
+    kind: str = "estimate"
+    cases: tuple[tuple, ...] = ((),)
+    metrics: bool = False  # the values are the entry's metrics (no files), not a tensors.pt file
+    whole: str | None = None  # the result field that takes the values whole (their keys are names, not fields)
 
-    entry = get(kind, inputs, produce, "the report computes it when it is missing")
-    return torch.load(entry.path("tensors.pt"), weights_only=True)
+    @property
+    def command(self) -> str:
+        """The shell command that computes (or reads) the result."""
+        return f"python -m pixelcnn compute {self.name}"
+
+    def __call__(self, *args, **kwargs):
+        return self.load(self.inputs(*args, **kwargs))
+
+    def load(self, inputs: dict):
+        """The result of these inputs (as ``inputs`` makes them), read from the cache or computed and cached."""
+        if self.metrics:
+            values = get(self.kind, inputs, lambda folder: self.compute(inputs), self.command).metrics
+        else:
+            import torch
+
+            def produce(folder: Path) -> dict:
+                torch.save(self.compute(inputs), folder / "tensors.pt")
+                return {}
+
+            entry = get(self.kind, inputs, produce, self.command)
+            values = torch.load(entry.path("tensors.pt"), weights_only=True)
+        return self.result(inputs=inputs, **({self.whole: values} if self.whole else values))
+
+    def lookup(self, *args, root: Path | None = None, **kwargs) -> Entry | None:
+        """The verified entry of the result for these arguments, or None; computes nothing."""
+        return lookup(self.kind, self.inputs(*args, **kwargs), root)
+
+
+def declare(name: str, result: type, inputs: Callable[..., dict], **options) -> Callable[[Callable], Declared]:
+    """Declare the decorated ``compute(inputs) -> values`` as the cached result ``name`` (see ``Declared``)."""
+    def register(compute: Callable[[dict], dict]) -> Declared:
+        if name in DECLARED:
+            raise ValueError(f"a cached result named {name!r} is declared twice")
+        DECLARED[name] = Declared(name, inputs, compute, result, **options)
+        return DECLARED[name]
+
+    return register
+
+
+def declared() -> dict[str, Declared]:
+    """Every declared result of the package (its modules are imported first, so that each has declared its own)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages([str(PACKAGE_DIR)], "pixelcnn."):
+        if module.name != "pixelcnn.__main__":
+            importlib.import_module(module.name)
+    return dict(DECLARED)

@@ -1,4 +1,4 @@
-"""One config type for every training run, and the folders the package reads and writes.
+"""One config type for every training run, the folders the package reads and writes, and the data's identity.
 
 Folders (override with environment variables):
 
@@ -47,6 +47,16 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# The MNIST files, pinned by hash; their identity is part of every cache key (``cache.entry_key``).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+DATA_ID = hashlib.sha256("".join(sorted(MNIST_SHA256.values())).encode()).hexdigest()[:16]
 
 
 # Each architecture's options: the keyword arguments of ``models.build``, with their defaults. The one

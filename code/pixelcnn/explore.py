@@ -2,8 +2,9 @@
 
 ``results``: the answers precomputed for the test images of ``budget()["explore"]`` (one cache
 entry), shown by ``html_panel`` in the HTML (choose an image and its figure appears: no server and no
-script from the web). ``Panel``: the same answers computed live by the model in a notebook, for any
-test image and pixel (ipywidgets). Both draw ``figure``. The methods are the report's answers: (c)
+script from the web). ``explore_panel.Panel``: the same answers computed live by the model in a notebook,
+for any test image and pixel (ipywidgets). Both draw ``plots.explored``.
+The methods are the report's answers: (c)
 and (e) exact, (d) importance sampling with reverse-model proposals, (f) exact ancestral sampling,
 (g) sampling-importance-resampling with prior proposals from one pool.
 """
@@ -22,22 +23,15 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import cache, plots
+from . import estimators as est
 from . import inference as inf
 from .config import data_dir
-from .data import ensure_mnist, load_images
-from .models import device_of
-from .q3 import HALF, MIDDLE, MODEL, SIZE, typed
-from .runs import budget, default_device, identity, load_identity, trained
+from .data import load_images
+from .q3 import HALF, KINDS, MIDDLE, MODEL, SIZE, kind
+from .runs import budget, default_device, identity, load_identity
 from .sampling import sample
 
-KINDS = ("black", "stroke", "edge")
-STROKE = 200  # a middle pixel at least this bright is on a stroke; one between 1 and STROKE - 1 on its edge
 CHUNK = 16  # images per batch of the precomputation (on a CPU, larger batches are slower per image)
-
-
-def kind(value: int) -> str:
-    """Where a middle pixel of grey level ``value`` lies: "black", on a "stroke" or on its "edge"."""
-    return "black" if value == 0 else "stroke" if value >= STROKE else "edge"
 
 
 def test_digits() -> torch.Tensor:
@@ -61,6 +55,7 @@ def choose_images(per: int = 2) -> tuple[int, ...]:
 class Explored:
     """(c)-(g) at the middle pixel for N test images, n completions each, and the seconds each quantity took."""
 
+    inputs: dict  # ``results.inputs()``: the models, the pixel, the test images, the budget (completions: n)
     indices: torch.Tensor  # long [N]: the test-set indices
     digits: torch.Tensor  # long [N]: their digits
     images: torch.Tensor  # long [N, 1, 28, 28]
@@ -73,23 +68,28 @@ class Explored:
     g_ess: torch.Tensor  # [N]
     seconds: dict
 
+    @property
+    def per_kind(self) -> int:
+        """Test images per digit and kind of middle pixel (``KINDS``)."""
+        return len(self.indices) // (10 * len(KINDS))
+
+    @property
+    def minutes(self) -> float:
+        """What computing every answer took."""
+        return sum(self.seconds.values()) / 60
+
     def answers(self, k: int) -> dict[str, torch.Tensor]:
         """The answers for the k-th image, as ``answers`` gives them for one image."""
-        n = len(self.f) // len(self.images)
+        n = self.inputs["budget"]["completions"]
         return {"c": self.c[k:k + 1], "d": self.d[k:k + 1], "e": self.e[k:k + 1], "d_ess": self.d_ess[k:k + 1],
                 "f": self.f[k * n:(k + 1) * n], "g": self.g[k * n:(k + 1) * n], "g_ess": self.g_ess[k:k + 1]}
 
 
-def results_inputs(seed: int = 0) -> dict:
+def _results_inputs(seed: int = 0) -> dict:
     """Everything ``results`` depends on."""
     b = budget()["explore"]
     return {"model": identity(MODEL), "reverse": identity("reverse"), "pixel": list(MIDDLE),
             "images": list(b["images"]), "budget": {k: v for k, v in b.items() if k != "images"}, "seed": seed}
-
-
-def results(seed: int = 0) -> Explored:
-    """(c)-(g) for the test images of ``budget()["explore"]`` (cached; minutes on a CPU to compute)."""
-    return typed(Explored, cache.tensors("estimate", results_inputs(seed), _compute))
 
 
 def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: torch.Generator,
@@ -108,9 +108,9 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
 
     out["c"] = inf.conditional(model, x, index)
     lap("c")
-    proposals = [inf.reverse_proposals(model, reverse, x[k:k + 1], index + 1, b["reverse_proposals"], generator)
+    proposals = [est.reverse_proposals(model, reverse, x[k:k + 1], index + 1, b["reverse_proposals"], generator)
                  for k in range(len(x))]
-    out["d"] = torch.stack([inf.weighted_pixel_distribution(r.samples, r.weights, index, model.levels)
+    out["d"] = torch.stack([est.weighted_pixel_distribution(r.samples, r.weights, index, model.levels)
                             for r in proposals])
     out["d_ess"] = torch.stack([r.ess.cpu() for r in proposals])
     lap("d")
@@ -118,13 +118,15 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     lap("e")
     out["f"] = sample(model, images=x.repeat_interleave(n, 0), start=HALF, generator=generator).cpu()
     lap("f")
-    tops = [inf.complete_top_half_sir(model, x[k:k + 1], pool, n, generator) for k in range(len(x))]
+    tops = [est.complete_top_half_sir(model, x[k:k + 1], pool, n, generator) for k in range(len(x))]
     out["g"], out["g_ess"] = torch.cat([t.samples for t in tops]).cpu(), torch.stack([t.ess.cpu() for t in tops])
     lap("g")
     return {**out, "seconds": seconds}
 
 
-def _compute(inputs: dict) -> dict:
+@cache.declare("q3-explore", Explored, _results_inputs)
+def results(inputs: dict) -> dict:
+    """(c)-(g) for the test images of ``budget()["explore"]`` (minutes on a CPU to compute)."""
     device, b = default_device(), inputs["budget"]
     model, reverse = load_identity(inputs["model"], device), load_identity(inputs["reverse"], device)
     generator, index = torch.Generator().manual_seed(inputs["seed"]), inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
@@ -151,7 +153,7 @@ def title(index: int, digit: int, image: torch.Tensor, pixel: tuple[int, int]) -
 def entry_figure(r: Explored, k: int) -> plt.Figure:
     """The figure of the k-th precomputed image."""
     heading = title(int(r.indices[k]), int(r.digits[k]), r.images[k], MIDDLE)
-    return plots.explored(r.images[k], r.answers(k), MIDDLE, heading)
+    return plots.explored(r.images[k], r.answers(k), MIDDLE, heading, r.inputs["budget"]["completions"])
 
 
 def quarto_format() -> str | None:
@@ -209,117 +211,3 @@ def html_panel(r: Explored, dpi: int = 80):
 }})();
 </script>"""
     return Markdown(f"```{{=html}}\n{page}\n```")
-
-
-# --- The notebook: a panel that computes the answers live --------------------------------------------
-
-
-class Panel:
-    """A notebook panel: choose a test image (its index, or the next image of a digit) and a pixel;
-    ``update(index, pixel)`` computes (c)-(g) for them with the model and shows the figure in place.
-
-    It opens on the precomputed figure of the first image of ``precomputed`` (so "Run all" needs no
-    model); the models, the test images and (g)'s pool of prior proposals are loaded at the first
-    update. ``models`` (forward, reverse) replaces the report's, ``b`` the budgets of ``results``.
-    """
-
-    def __init__(self, precomputed: Explored, models: tuple | None = None, b: dict | None = None,
-                 seed: int = 0) -> None:
-        self.models, self.generator = models, torch.Generator().manual_seed(seed)
-        self.budget = b or {k: v for k, v in budget()["explore"].items() if k != "images"}
-        self.first = int(precomputed.indices[0])
-        self.image = plots.png(entry_figure(precomputed, 0))  # the PNG shown
-        heading = title(self.first, int(precomputed.digits[0]), precomputed.images[0], MIDDLE)
-        self.message = (f"Precomputed: {heading}. Choose an image and a pixel, then press Compute: the model "
-                        "computes the answers live (seconds on a CPU).")
-        self.found: dict | None = None  # the answers shown last, with their ``seconds`` ("total" included)
-        self.controls: dict | None = None  # the ipywidgets, once shown
-        self._handles = self._pool = self._test = self._digits = None
-        if models is None:  # the reverse model's weights are read at the first update: marked as read now
-            trained("reverse").path("model.pt")
-
-    def digits(self) -> torch.Tensor:
-        if self._digits is None:
-            self._digits = test_digits()
-        return self._digits
-
-    def update(self, index: int, pixel: tuple[int, int] = MIDDLE) -> dict:
-        """(c)-(g) for test image ``index`` at ``pixel`` (row, col), computed now and shown (as ``answers``)."""
-        pixel, start = tuple(pixel), time.perf_counter()
-        self._show(f"Computing test image #{index} at pixel {pixel} ...")
-        if self.models is None:
-            self.models = tuple(load_identity(identity(name), default_device()) for name in (MODEL, "reverse"))
-        if self._test is None:
-            ensure_mnist()
-            self._test = load_images("test")
-            self._pool = sample(self.models[0], self.budget["top_proposals"], stop=HALF, size=SIZE,
-                                generator=self.generator).cpu()
-        x, threads = self._test[index:index + 1].long(), torch.get_num_threads()
-        if device_of(self.models[0]).type == "cpu":  # passes of one image: on a busy CPU, threads mostly wait
-            torch.set_num_threads(1)  # on each other (measured: (e) 6 s with one thread, 36-66 s with two)
-        try:
-            found = answers(*self.models, x, inf.raster_index(pixel, SIZE[1]), self.budget, self.generator,
-                            self._pool)
-        finally:
-            torch.set_num_threads(threads)
-        found["seconds"]["total"] = time.perf_counter() - start
-        self.found = found
-        self.image = plots.png(plots.explored(x[0], found, pixel, title(index, int(self.digits()[index]), x[0], pixel)))
-        self._show(f"Computed live in {found['seconds']['total']:.1f} s: test image #{index} at pixel {pixel}.")
-        return found
-
-    def next_of(self, digit: int, after: int) -> int:
-        """The first test image of ``digit`` after index ``after`` (from the start when there is none)."""
-        where = torch.nonzero(self.digits() == digit)[:, 0]
-        return int(where[where > after][0] if (where > after).any() else where[0])
-
-    def _show(self, message: str) -> None:
-        from IPython.display import Image, Markdown
-
-        self.message = message
-        if self._handles:
-            self._handles[0].update(Image(self.image))
-            self._handles[1].update(Markdown(f"*{message}*"))
-
-    def _make_controls(self):
-        """The ipywidgets controls in a box (None without ipywidgets); an error is shown in the status line."""
-        try:
-            import ipywidgets as w
-        except ImportError:
-            return None
-        index = w.BoundedIntText(value=self.first, min=0, max=9999, description="test image")
-        digit = w.Dropdown(options=[("choose", -1)] + [(str(d), d) for d in range(10)], description="next of digit")
-        row, col = (w.IntSlider(value=v, min=0, max=27, description=f"pixel {name}", continuous_update=False)
-                    for v, name in zip(MIDDLE, ("row", "col"), strict=True))
-        button = w.Button(description="Compute", button_style="primary")
-
-        def guarded(action) -> None:
-            try:
-                action()
-            except Exception as error:  # a callback's error would go unseen
-                self._show(f"Could not compute: {error}")
-
-        def next_of_digit(change) -> None:
-            if change["new"] >= 0:
-                guarded(lambda: setattr(index, "value", self.next_of(change["new"], index.value)))
-                digit.value = -1
-
-        digit.observe(next_of_digit, names="value")
-        button.on_click(lambda _: guarded(lambda: self.update(index.value, (row.value, col.value))))
-        self.controls = {"index": index, "digit": digit, "row": row, "col": col, "button": button}
-        return w.VBox([w.HBox([index, digit]), w.HBox([row, col]), button])
-
-    def show(self) -> None:
-        """Display the controls (with ipywidgets), the figure and a status line; nothing while Quarto
-        renders another format than a notebook (the panel is the notebook's)."""
-        from IPython.display import Image, Markdown, display
-
-        if quarto_format() not in (None, "ipynb"):
-            return
-        box = self._make_controls()
-        if box is not None:  # the text a reader sees where widgets are not shown
-            view = {"version_major": 2, "version_minor": 0, "model_id": box.model_id}  # ipywidgets 7 (Colab) and 8
-            display({"application/vnd.jupyter.widget-view+json": view,
-                     "text/plain": "(the panel's controls: run this cell to use them)"}, raw=True)
-        self._handles = (display(Image(self.image), display_id=True),
-                         display(Markdown(f"*{self.message}*"), display_id=True))

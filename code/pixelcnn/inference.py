@@ -1,5 +1,5 @@
-"""What a PixelCNN can tell: exact likelihoods and conditionals, Monte Carlo and importance-sampling
-estimates of the hard ones, the reverse-order model's answers, and enumeration of tiny image spaces.
+"""What a PixelCNN tells exactly: likelihoods, the conditionals its passes give, the reverse-order model's
+one-pass answers, and enumeration of tiny image spaces (the ground truth of every estimator).
 
 One convention throughout: a pixel is its raster index (``index = row * width + col``), an image
 size is ``(height, width)``, taken from the images wherever there are images.
@@ -8,53 +8,11 @@ size is ``(height, width)``, taken from the images wherever there are images.
 from __future__ import annotations
 
 import itertools
-import math
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .models import PixelCNNBase, check_images, device_of
-from .sampling import sample
-
-
-class MonteCarlo(NamedTuple):
-    """A Monte Carlo estimate of a distribution: its value, standard error and per-sample terms."""
-
-    p: torch.Tensor
-    stderr: torch.Tensor
-    terms: torch.Tensor
-
-
-class Weighted(NamedTuple):
-    """An importance-sampling estimate of a distribution, with the self-normalised weights and their ESS."""
-
-    p: torch.Tensor
-    ess: torch.Tensor
-    weights: torch.Tensor
-    log_evidence: torch.Tensor  # log of the mean unnormalised weight: an estimate of log p(given pixels)
-
-
-class Proposals(NamedTuple):
-    """Weighted samples (self-normalised ``weights``) and the effective sample size of the weights.
-
-    For sampling-importance-resampling, ``samples`` are the resampled draws and ``weights`` those of
-    the proposals they were drawn from."""
-
-    samples: torch.Tensor
-    weights: torch.Tensor
-    ess: torch.Tensor
-    log_evidence: torch.Tensor  # log of the mean unnormalised weight: an estimate of log p(given pixels)
-
-
-def log_mean_exp(log_w: torch.Tensor) -> torch.Tensor:
-    """log of the mean of exp(log_w), computed stably."""
-    return torch.logsumexp(log_w.double(), dim=0) - math.log(len(log_w))
-
-
-def effective_sample_size(weights: torch.Tensor) -> torch.Tensor:
-    """1 / sum(w^2) of self-normalised weights: how even they are (n when equal, 1 when one dominates)."""
-    return 1.0 / (weights**2).sum()
 
 
 def raster_index(pixel: tuple[int, int], width: int) -> int:
@@ -118,8 +76,7 @@ def total_probability(model: PixelCNNBase, size: tuple[int, int]) -> float:
     return float(torch.logsumexp(log_probs(model, images), 0).exp())
 
 
-
-# --- Q3: marginals and conditionals at one pixel, and conditional samples --------------------------
+# --- Q3: conditionals at one pixel -------------------------------------------------------------------
 
 
 def conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
@@ -144,79 +101,9 @@ def full_conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.
     return torch.softmax(logs, dim=1)
 
 
-def marginal_monte_carlo(model: PixelCNNBase, index: int, n: int, generator: torch.Generator,
-                         size: tuple[int, int]) -> MonteCarlo:
-    """p(x_index) by Monte Carlo: the average of p(x_index | prefix) over n ancestral prefix samples.
-
-    Averaging the predicted distributions (not counting sampled values) gives an unbiased estimate
-    with a much smaller variance.
-    """
-    prefixes = sample(model, n, stop=index, size=size, generator=generator)
-    terms = conditional(model, prefixes, index)  # [n, levels]
-    return MonteCarlo(p=terms.mean(0), stderr=terms.std(0) / n**0.5, terms=terms)
-
-
-def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, index: int, n: int,
-                                generator: torch.Generator) -> Weighted:
-    """p(x_index | every pixel after it) for one image [1, 1, H, W], by importance sampling.
-
-    The unknown earlier pixels are drawn from the model itself (ancestral prefixes x_<i ~ p), so for
-    each value v: p(v | x_>i) is proportional to E[ p(v | x_<i) p(x_>i | x_<i, v) ]. Each prefix's
-    weight is its likelihood of the given later pixels; the value v is summed out exactly for every
-    prefix (``levels`` passes each).
-    """
-    prefixes = sample(model, n, stop=index, size=tuple(x.shape[-2:]), generator=generator)
-    joint = torch.empty(n, model.levels, dtype=torch.float64)  # log p(v, x_>i | prefix)
-    for k, prefix in enumerate(prefixes):
-        candidates = x.repeat(model.levels, 1, 1, 1)  # [levels, 1, H, W]: the prefix, then each value v
-        candidates.view(model.levels, -1)[:, :index] = prefix.view(-1)[:index]
-        candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
-        joint[k] = pixel_log_probs(model, candidates)[:, index:].sum(1).double()  # [levels]
-    log_w = torch.logsumexp(joint, dim=1)  # each prefix's p(given later pixels | prefix), v summed out
-    weights = torch.softmax(log_w, dim=0)
-    posterior = torch.softmax(torch.logsumexp(joint, dim=0), dim=0)
-    return Weighted(p=posterior, ess=effective_sample_size(weights), weights=weights,
-                    log_evidence=log_mean_exp(log_w))
-
-
-def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
-                          generator: torch.Generator) -> Proposals:
-    """n samples of the top half given the bottom half, by sampling-importance-resampling.
-
-    ``proposals`` are model samples of the top half (long [K, 1, H, W], bottom ignored). Each is
-    weighted by the likelihood the model gives the *given* bottom half after it, p(bottom | top);
-    n of them are drawn in proportion to the weights.
-    """
-    height, width = bottom.shape[-2:]
-    half = (height // 2) * width
-    candidates = bottom.repeat(len(proposals), 1, 1, 1)
-    candidates.view(len(proposals), -1)[:, :half] = proposals.view(len(proposals), -1)[:, :half]
-    log_w = pixel_log_probs(model, candidates)[:, half:].sum(1).double()
-    weights = torch.softmax(log_w, dim=0)
-    return Proposals(samples=resample(candidates, weights, n, generator), weights=weights,
-                     ess=effective_sample_size(weights), log_evidence=log_mean_exp(log_w))
-
-
-def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
-          generator: torch.Generator) -> torch.Tensor:
-    """A Gibbs chain over the ``unknown`` raster pixels of one image [1, 1, H, W], the others fixed.
-
-    Each update draws a pixel from its exact full conditional (as in (e): ``levels`` passes), so a
-    sweep costs ``levels * len(unknown)`` passes. Starts from the given values; returns the state
-    after every sweep: long [sweeps, 1, H, W].
-    """
-    state, states = x.clone().long(), []
-    for _ in range(sweeps):
-        for index in unknown:
-            p = full_conditional(model, state, index)[0]
-            state.view(-1)[index] = torch.multinomial(p, 1, generator=generator)[0]
-        states.append(state.clone())
-    return torch.cat(states)
-
-
 # --- Q3 with a reverse-order model: a PixelCNN of the images rotated by 180 degrees -----------------
 # Its raster order runs from the bottom-right pixel up, so "given every pixel from index k on" is
-# an ordinary prefix for it: conditionals are one pass and samples are exact ancestral sampling.
+# an ordinary prefix for it: conditionals are one pass (its samples: ``estimators.sample_before``).
 
 
 def rotate(x: torch.Tensor) -> torch.Tensor:
@@ -228,45 +115,6 @@ def reverse_conditional(reverse_model: PixelCNNBase, x: torch.Tensor, index: int
     """The reverse model's p(x_index | every pixel after it) for each image: [B, levels], one pass."""
     height, width = x.shape[-2:]
     return conditional(reverse_model, rotate(x), height * width - 1 - index)
-
-
-def sample_before(reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int, n: int,
-                  generator: torch.Generator, progress: bool = False) -> torch.Tensor:
-    """n completions of one image [1, 1, H, W]: pixels before raster index ``known_from`` drawn by the
-    reverse model given the pixels from ``known_from`` on (exact ancestral sampling of that model)."""
-    height, width = x.shape[-2:]
-    rotated = sample(reverse_model, images=rotate(x).repeat(n, 1, 1, 1), start=height * width - known_from,
-                     generator=generator, progress=progress)
-    return rotate(rotated)
-
-
-def reverse_proposals(model: PixelCNNBase, reverse_model: PixelCNNBase, x: torch.Tensor, known_from: int,
-                      n: int, generator: torch.Generator, progress: bool = False) -> Proposals:
-    """Importance sampling of the forward model's p(x_<k | x_>=k) with the reverse model as proposal.
-
-    Proposals are the reverse model's completions (``sample_before``); each weight is
-    p(completed image) / q(sampled pixels | given pixels), both one pass, self-normalised. The
-    weighted samples are consistent for the *forward* model's posterior.
-    """
-    samples = sample_before(reverse_model, x, known_from, n, generator, progress)
-    height, width = x.shape[-2:]
-    log_q = pixel_log_probs(reverse_model, rotate(samples))[:, height * width - known_from:].sum(1)
-    log_w = (log_prob(model, samples) - log_q).double()
-    weights = torch.softmax(log_w, dim=0)
-    return Proposals(samples=samples, weights=weights, ess=effective_sample_size(weights),
-                     log_evidence=log_mean_exp(log_w))
-
-
-def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, index: int,
-                                levels: int) -> torch.Tensor:
-    """The distribution of pixel ``index``'s value over weighted samples: [levels]."""
-    values = samples.reshape(len(samples), -1)[:, index].long()
-    return torch.zeros(levels, dtype=torch.float64).index_add_(0, values.cpu(), weights.double().cpu())
-
-
-def resample(samples: torch.Tensor, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    """n of the samples drawn in proportion to their weights (the R of SIR)."""
-    return samples[torch.multinomial(weights, n, replacement=True, generator=generator)]
 
 
 # --- Ground truth on tiny images: every quantity by brute-force enumeration ------------------------
@@ -322,24 +170,6 @@ def state_frequencies(samples: torch.Tensor, candidates: torch.Tensor, positions
     hit = known[at] == drawn
     totals = torch.zeros(len(known), dtype=torch.float64).index_add_(0, at[hit], weights[hit])
     return torch.empty_like(totals).index_copy_(0, order, totals)
-
-
-def fit_to_distribution(model: PixelCNNBase, images: torch.Tensor, probs: torch.Tensor, steps: int = 500,
-                        lr: float = 2e-2) -> PixelCNNBase:
-    """Fit ``model`` to an exact distribution over enumerated tiny ``images`` (cross-entropy, Adam).
-
-    Used to make the reverse-order model of a tiny forward model: ``images`` rotated, ``probs`` the
-    forward model's exact probabilities.
-    """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        logits = model(images).float()
-        nll = F.cross_entropy(logits, images.long(), reduction="none").flatten(1).sum(1)
-        (probs.float() * nll).sum().backward()
-        optimizer.step()
-    return model.eval()
 
 
 def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

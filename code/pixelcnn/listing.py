@@ -21,15 +21,15 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "Q1: training with Lightning, and what it logs": ("training.PixelCNNModule",),
     "Q2: the non-causal change": ("layers.stack_mask", "models.SimplePixelCNN.__init__"),
     "Q3: (a), (c) and (e), exact": ("inference.conditional", "inference.full_conditional"),
-    "Q3: (b) by Monte Carlo": ("inference.marginal_monte_carlo",),
-    "Q3: (d) by importance sampling over prefixes": ("inference.conditional_on_later_pixels",),
+    "Q3: (b) by Monte Carlo": ("estimators.marginal_monte_carlo",),
+    "Q3: (d) by importance sampling over prefixes": ("estimators.conditional_on_later_pixels",),
     "Q3: (f) by ancestral sampling, (g) by sampling-importance-resampling": (
-        "sampling._naive", "inference.complete_top_half_sir", "inference.resample"),
-    "Q3: the reverse-order model as a proposal": ("inference.sample_before", "inference.reverse_proposals"),
+        "sampling._naive", "estimators.complete_top_half_sir", "estimators.resample"),
+    "Q3: the reverse-order model as a proposal": ("estimators.sample_before", "estimators.reverse_proposals"),
     "Q3: one Metropolis-within-Gibbs update": ("mcmc.update",),
 }
 # The modules whose source the notebook's appendix shows in full (the core the answers rest on).
-CORE_MODULES = ("config", "layers", "models", "sampling", "inference", "mcmc", "data", "training")
+CORE_MODULES = ("config", "layers", "models", "sampling", "inference", "estimators", "mcmc", "data", "training")
 FOLD_OPEN, FOLD_CLOSE = "<details class=\"listing\"><summary>", "</summary>"
 
 
@@ -73,7 +73,8 @@ def modules(names: tuple[str, ...] | None = CORE_MODULES, headings: bool = False
     with ``headings``, by an unnumbered section heading (the HTML's appendix, listed in its contents)."""
     from IPython.display import Markdown
 
-    names = names or tuple(sorted(p.stem for p in PACKAGE_DIR.glob("*.py")))
+    names = names or tuple(sorted(p.relative_to(PACKAGE_DIR).with_suffix("").as_posix()
+                                  for p in PACKAGE_DIR.rglob("*.py")))
     blocks = []
     for name in names:
         code = (PACKAGE_DIR / f"{name}.py").read_text().rstrip()

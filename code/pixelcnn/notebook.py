@@ -33,8 +33,7 @@ DIV_OPEN = re.compile(r"^:::+\s*\{(.*)\}\s*$")
 DIV_CLOSE = re.compile(r"^:::+\s*$")
 TABLE_CAPTION = re.compile(r"^:\s+(.*?)\s*\{#(tbl-[\w-]+)\}\s*$")
 LABEL_OPTION = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", re.MULTILINE)
-KINDS = {"fig": "Figure", "tbl": "Table", "sec": "Section"}
-FORMAT = "ipynb"
+KINDS, FORMAT = {"fig": "Figure", "tbl": "Table", "sec": "Section"}, "ipynb"
 TEXT_ROLE, RETRAINED_ROLE = "text", "retrained"  # cell roles, in cell.metadata["pixelcnn"]["role"]
 
 

@@ -168,23 +168,24 @@ def conditionals(images: torch.Tensor, curves: dict[str, torch.Tensor], pixel: t
     return fig
 
 
-def completions(images: torch.Tensor, samples: torch.Tensor, known_rows: int, known_from: str, title: str,
+def completions(images: torch.Tensor, samples: torch.Tensor, per: int, known_rows: int, known_from: str, title: str,
                 ax=None):
-    """Q3 (f)/(g): each conditioning image followed by its sampled completions, the given half outlined."""
+    """Q3 (f)/(g): each conditioning image [N, 1, H, W] followed by its ``per`` sampled completions (image-major,
+    [N * per, 1, H, W]), the given half outlined."""
     n = len(images)
-    per = len(samples) // n
     rows = torch.cat([torch.cat([images[k:k + 1], samples[k * per:(k + 1) * per]]) for k in range(n)])
     ax = image_grid(rows, ncol=per + 1, known_rows=known_rows, known_from=known_from, ax=ax)
     ax.set_title(title, fontsize="medium")
     return ax
 
 
-def completion_panels(images: torch.Tensor, panels: dict[str, tuple[torch.Tensor, str]], known_rows: int = 14):
-    """Side-by-side ``completions`` panels: title -> (samples, which half was given: "top" or "bottom")."""
-    per_image = len(next(iter(panels.values()))[0]) // len(images) + 1
-    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * 0.75 * per_image + 1, 0.8 * len(images) + 0.8))
+def completion_panels(images: torch.Tensor, panels: dict[str, tuple[torch.Tensor, str]], per: int,
+                      known_rows: int = 14):
+    """Side-by-side ``completions`` panels of ``per`` completions an image: title -> (samples, which half was
+    given: "top" or "bottom")."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * 0.75 * (per + 1) + 1, 0.8 * len(images) + 0.8))
     for ax, (title, (samples, given)) in zip(np.atleast_1d(axes), panels.items(), strict=True):
-        completions(images, samples, known_rows, given, title, ax=ax)
+        completions(images, samples, per, known_rows, given, title, ax=ax)
     fig.tight_layout()
     return fig
 
@@ -198,82 +199,25 @@ CONVERGENCE_PANELS = {
 }
 
 
-def convergence(result: dict):
+def convergence(result):
     """Error of each approximation against the exact answer as its budget grows (log-log), per quantity.
 
     Sampling methods are lines over the budget; a method without sampling (the reverse model's own
-    answer) is a dashed horizontal line.
+    answer) is a dashed horizontal line. ``result``: ``q3.validation.Convergence``.
     """
-    budgets = result["budgets"].numpy()
+    budgets = result.budgets.numpy()
     fig, axes = plt.subplots(1, len(CONVERGENCE_PANELS), figsize=(8.5, 4.8), sharey=True, layout="constrained")
     for ax, (title, lines) in zip(axes, CONVERGENCE_PANELS.items(), strict=True):
         for key, label in lines.items():  # one colour per kind of method across the panels
             color = PALETTE[{"reverse_is": 1, "gibbs": 2, "reverse": 3}.get(key.partition("_")[2], 0)]
-            values = result[key].double().numpy()
+            values = getattr(result, key).double().numpy()
             if values.ndim == 0:
                 ax.axhline(max(float(values), 1e-6), ls="--", color=color, label=label)
             else:
                 ax.plot(budgets, values, "o-", color=color, label=label)
-        first = result[next(iter(lines))][0].item()
+        first = getattr(result, next(iter(lines)))[0].item()
         ax.plot(budgets, first * np.sqrt(budgets[0] / budgets), ":", color="grey", label=r"$\propto 1/\sqrt{n}$")
         ax.set(xscale="log", yscale="log", xlabel="samples (or sweeps) n")
-        ax.set_title(title, fontsize="medium")
-        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    axes[0].set_ylabel("total-variation error")
-    return fig
-
-
-def log_p_traces(panels: dict[str, tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]], starts: tuple[str, ...]):
-    """MCMC traces: ``panels`` maps a row title to (log2 p per sweep [S+1, N, starts, chains], the test
-    images' log2 p [N], their test-set indices); one panel per conditioning image, chains coloured by where
-    they started (sweep 0: the starting state)."""
-    n = max(t.shape[1] for t, *_ in panels.values())
-    fig, axes = plt.subplots(len(panels), n, figsize=(2.6 * n + 0.6, 2.4 * len(panels) + 0.6), squeeze=False,
-                             layout="constrained", sharex=True)
-    for row, (title, (trace, truth, indices)) in zip(axes, panels.items(), strict=True):
-        for k, ax in enumerate(row):
-            if k >= trace.shape[1]:
-                ax.set_axis_off()
-                continue
-            for s, color in zip(range(trace.shape[2]), PALETTE, strict=False):
-                ax.plot(trace[:, k, s].numpy(), color=color, lw=1, alpha=0.8,
-                        label=[f"from {starts[s]} starts"] + [None] * (trace.shape[3] - 1))
-            ax.axhline(truth[k].item(), color="black", ls=":", lw=1.2, label="the test image")
-            ax.set_title(f"{title}, test #{indices[k]}", fontsize="small")
-            ax.set_xlabel("sweep")
-        row[0].set_ylabel("log2 p(x) (bits)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize="small", frameon=False)
-    return fig
-
-
-TINY_MCMC_PANELS = {
-    "(d) middle pixel\ngiven later pixels": {
-        "d_is_prior": "IS, prior prefixes", "d_is_reverse": "IS, reverse proposals",
-        "d_mcmc_rao_blackwell": "MCMC (reverse starts), full conditionals",
-        "d_mcmc_prior_start": "MCMC (prior starts), full conditionals",
-        "d_mcmc_counting": "MCMC (reverse starts), counting", "d_reverse": "reverse model alone"},
-    "(g) top half\ngiven bottom half": {
-        "g_sir_prior": "SIR, prior proposals", "g_is_reverse": "IS, reverse proposals",
-        "g_mcmc": "MCMC (reverse starts)", "g_mcmc_prior_start": "MCMC (prior starts)",
-        "g_reverse": "reverse model alone"},
-}
-
-
-def tiny_mcmc(check) -> plt.Figure:
-    """Error of every (d) and (g) method on the tiny 4x4 model against the same budget of passes (log-log),
-    averaged over the conditioning images; the reverse model alone is a dashed line."""
-    budgets = check.budgets.numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.8), sharey=True, layout="constrained")
-    for ax, (title, lines) in zip(axes, TINY_MCMC_PANELS.items(), strict=True):
-        for (key, label), color in zip(lines.items(), PALETTE, strict=False):
-            values = getattr(check, key).double()
-            if values.ndim == 1:  # one error per image: no sampling
-                ax.axhline(values.mean().item(), ls="--", color=color, label=label)
-            else:
-                ax.plot(budgets, values.mean(0).numpy(), marker="o", color=color, label=label,
-                        ls=":" if "counting" in key or "prior_start" in key else "-")
-        ax.set(xscale="log", yscale="log", xlabel="forward passes (one image each)")
         ax.set_title(title, fontsize="medium")
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     axes[0].set_ylabel("total-variation error")
@@ -284,9 +228,9 @@ EXPLORED_LABELS = {"c": "(c) given the pixels before (exact)",
                    "d": "(d) given the pixels after (IS, reverse proposals)", "e": "(e) given all other pixels (exact)"}
 
 
-def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: str) -> plt.Figure:
+def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: str, per: int) -> plt.Figure:
     """Q3 for one image (``explore``): the image (long [1, H, W], the pixel framed), (c)-(e) at the pixel on a
-    log scale (the true value dotted), and the completions of (f) and (g) (the given half outlined)."""
+    log scale (the true value dotted), and the ``per`` completions of (f) and (g) (the given half outlined)."""
     fig = plt.figure(figsize=(10, 4.3), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.55, 1])
     ax_image, ax_p = top.subplots(1, 2, width_ratios=[1, 4.5])
@@ -301,9 +245,9 @@ def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: 
     top.suptitle(heading, fontweight="bold")
     axes = bottom.subplots(1, 2)
     rows, x = image.shape[-2] // 2, image[None]
-    completions(x, found["f"], rows, "top", "(f) bottom half given the top (exact)", ax=axes[0])
+    completions(x, found["f"], per, rows, "top", "(f) bottom half given the top (exact)", ax=axes[0])
     g_title = f"(g) top half given the bottom (SIR, ESS {found['g_ess'][0]:.1f})"
-    completions(x, found["g"], rows, "bottom", g_title, ax=axes[1])
+    completions(x, found["g"], per, rows, "bottom", g_title, ax=axes[1])
     return fig
 
 

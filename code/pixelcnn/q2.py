@@ -34,20 +34,27 @@ def tiny_sums() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model", drop=False)
 
 
-def dependency_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14), seed: int = 0) -> dict:
+@dataclass(frozen=True)
+class DependencyMaps:
+    """Dependency maps (``inference.dependency_map``) of several models at one pixel of a test image."""
+
+    inputs: dict  # ``dependency_maps.inputs()``: the models (name -> identity), the test image, the pixel, the seed
+    maps: dict[str, torch.Tensor]  # model name -> [28, 28]
+
+    def labelled(self) -> dict[str, torch.Tensor]:
+        """The maps keyed by the figure's labels (``DEPENDENCY_MODELS``)."""
+        return {DEPENDENCY_MODELS[name]: m for name, m in self.maps.items()}
+
+
+def _dependency_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14), seed: int = 0) -> dict:
     """Everything ``dependency_maps`` depends on: the three models, the test image, the pixel, the seed."""
     return {"models": {name: identity(name) for name in DEPENDENCY_MODELS}, "test_image": image,
             "pixel": list(pixel), "seed": seed}
 
 
-def dependency_maps(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict[str, torch.Tensor]:
-    """Dependency maps (``inference.dependency_map``) of Q1, Q2 and the course model at ``pixel`` of a
-    test image, labelled for the figure (cached)."""
-    maps = cache.tensors("estimate", dependency_inputs(image, pixel), _dependency_maps)
-    return {label: maps[name] for name, label in DEPENDENCY_MODELS.items()}
-
-
-def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
+@cache.declare("q2-dependency-maps", DependencyMaps, _dependency_inputs, whole="maps")
+def dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
+    """Dependency maps of Q1, Q2 and the course model at the pixel of a test image."""
     x = load_images("test")[inputs["test_image"]:inputs["test_image"] + 1].long()
     index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
     return {name: inf.dependency_map(load_identity(model), x, index, inputs["seed"])
@@ -57,26 +64,21 @@ def _dependency_maps(inputs: dict) -> dict[str, torch.Tensor]:
 OWN_VALUE_MODELS = {"q1": "Q1 (causal)", "q2": "Q2 (non-causal)"}
 
 
-def own_value_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict:
-    """Everything ``own_value_sums`` depends on: the Q1 and Q2 models, the test image and the pixel."""
+@dataclass(frozen=True)
+class OwnValueTerms:
+    """q(v | the other pixels, own input v) for every value v, per model."""
+
+    inputs: dict  # ``own_value_terms.inputs()``: the models (name -> identity), the test image, the pixel
+    terms: dict[str, torch.Tensor]  # model name -> float64 [levels]
+
+
+def _own_value_inputs(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> dict:
+    """Everything ``own_value_terms`` depends on: the Q1 and Q2 models, the test image and the pixel."""
     return {"models": {name: identity(name) for name in OWN_VALUE_MODELS}, "test_image": image, "pixel": list(pixel)}
 
 
-def own_value_sums(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> pd.DataFrame:
-    """For the Q1 and Q2 models at one pixel of a test image: set the pixel's input to each value v in turn
-    and sum the probability the model then gives v there, sum_v q(v | the other pixels, own input v).
-
-    A causal model ignores its own input, so the terms are p(v | x_<i) and sum to one; a model that reads
-    its own input can give every value a high probability at once (``levels`` passes; cached)."""
-    terms = cache.tensors("estimate", own_value_inputs(image, pixel), _own_value_terms)
-    rows = [{"model": label, "sum over the 256 values": terms[name].sum().item(),
-             "smallest term": terms[name].min().item(), "largest term": terms[name].max().item(),
-             "terms above 0.5": int((terms[name] > 0.5).sum()), "terms above 0.1": int((terms[name] > 0.1).sum())}
-            for name, label in OWN_VALUE_MODELS.items()]
-    return pd.DataFrame(rows).set_index("model", drop=False)
-
-
-def _own_value_terms(inputs: dict) -> dict[str, torch.Tensor]:
+@cache.declare("q2-own-values", OwnValueTerms, _own_value_inputs, whole="terms")
+def own_value_terms(inputs: dict) -> dict[str, torch.Tensor]:
     """name -> [levels] float64: q(v | the other pixels, own input v) for every value v."""
     x = load_images("test")[inputs["test_image"]:inputs["test_image"] + 1].long()
     index = inf.raster_index(tuple(inputs["pixel"]), x.shape[-1])
@@ -87,6 +89,21 @@ def _own_value_terms(inputs: dict) -> dict[str, torch.Tensor]:
         candidates.view(model.levels, -1)[:, index] = torch.arange(model.levels)
         terms[name] = inf.pixel_log_probs(model, candidates)[:, index].double().exp()
     return terms
+
+
+def own_value_sums(image: int = 0, pixel: tuple[int, int] = (14, 14)) -> pd.DataFrame:
+    """For the Q1 and Q2 models at one pixel of a test image: set the pixel's input to each value v in turn
+    and sum the probability the model then gives v there, sum_v q(v | the other pixels, own input v).
+
+    A causal model ignores its own input, so the terms are p(v | x_<i) and sum to one; a model that reads
+    its own input can give every value a high probability at once (``levels`` passes; cached)."""
+    terms = own_value_terms(image, pixel).terms
+    rows = [{"model": label, "sum over the 256 values": terms[name].sum().item(),
+             "smallest term": terms[name].min().item(), "largest term": terms[name].max().item(),
+             "terms above 0.5": int((terms[name] > 0.5).sum()), "terms above 0.1": int((terms[name] > 0.1).sum())}
+            for name, label in OWN_VALUE_MODELS.items()]
+    return pd.DataFrame(rows).set_index("model", drop=False)
+
 
 
 # --- Findings and claims --------------------------------------------------------------------------

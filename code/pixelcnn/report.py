@@ -20,6 +20,7 @@ import nbformat
 
 from . import cache, runs
 from .config import PACKAGE_DIR, cache_dir, project_root
+from .provenance import source_hash
 from .submission import submission
 
 SITE = "_site"
@@ -110,7 +111,7 @@ def build() -> list[Path]:
 
 
 def commit_sources(root: Path | None = None) -> dict[str, str]:
-    """Package-source hash (``cache.source_hash``) -> the first commit with that source, over the history
+    """Package-source hash (``provenance.source_hash``) -> the first commit with that source, over the history
     of HEAD; empty without git (e.g. in the notebook, away from the repository)."""
     root = root or project_root()
     package = PACKAGE_DIR.relative_to(root).as_posix()
@@ -119,11 +120,11 @@ def commit_sources(root: Path | None = None) -> dict[str, str]:
                                  capture_output=True, text=True, timeout=60, check=True).stdout.split()
         sources = {}
         for commit in commits:
-            tree = subprocess.run(["git", "ls-tree", commit, f"{package}/"], cwd=root, capture_output=True,
+            tree = subprocess.run(["git", "ls-tree", "-r", commit, f"{package}/"], cwd=root, capture_output=True,
                                   text=True, timeout=60, check=True).stdout
-            blobs = {Path(path).name: line.split()[2] for line in tree.splitlines()
+            blobs = {Path(path).relative_to(package).as_posix(): line.split()[2] for line in tree.splitlines()
                      for path in [line.split("\t", 1)[1]] if path.endswith(".py")}
-            sources.setdefault(cache.source_hash(blobs), commit)
+            sources.setdefault(source_hash(PACKAGE_DIR, blobs), commit)
         return sources
     except (OSError, subprocess.SubprocessError):
         return {}
@@ -149,16 +150,12 @@ def provenance_table():
 
     import pandas as pd
 
-    def key(config: dict) -> str:
-        return json.dumps(config, sort_keys=True)
-
-    names = {key(runs.config(name).to_dict()): name for name in runs.RUNS}
     sources, rows = commit_sources(), []
     for manifest_path in sorted(cache_dir().glob("*/manifest.json")):
         m = json.loads(manifest_path.read_text())
         metrics = m.get("metrics", {})
         seconds = cache.compute_seconds(m)
-        what = names.get(key(m["config"]), "") if m["kind"] == "train" else ""
+        what = " / ".join(runs.names_of(m["config"])) if m["kind"] == "train" else ""
         rows.append({"entry": manifest_path.parent.name, "run": what or "–", "test bits/dim": metrics.get("test_bpd"),
                      "minutes": seconds / 60, "device": m["hardware"]["device"], "code": code_of(m, sources)})
     return pd.DataFrame(rows)
@@ -173,5 +170,5 @@ def module_list():
     """The package's modules as a Markdown list: name, length and what each is for."""
     from IPython.display import Markdown
 
-    return Markdown("\n".join(f"- `{p.name}` ({len(p.read_text().splitlines())} lines): {_docstring_summary(p)}"
-                               for p in sorted(PACKAGE_DIR.glob("*.py"))))
+    return Markdown("\n".join(f"- `{p.relative_to(PACKAGE_DIR).as_posix()}` ({len(p.read_text().splitlines())} lines): "
+                               f"{_docstring_summary(p)}" for p in sorted(PACKAGE_DIR.rglob("*.py"))))

@@ -11,15 +11,15 @@ names its cache entry), or ``"pretrained"`` for the course's checkpoint (pinned 
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 
 import torch
 
 from . import cache
 from .config import Config
 from .data import load_images
-from .pretrained import load_pretrained
-from .sampling import sample
 
 SEARCH_STEPS = 200
 SEARCH = {
@@ -159,6 +159,15 @@ def identity(name: str) -> str | dict:
     return "pretrained" if name == "pretrained" else config(name).to_dict()
 
 
+def names_of(run: str | dict) -> tuple[str, ...]:
+    """The named runs whose config (under the current profile) is ``run``, in the order of ``RUNS`` (two names
+    can share one config, and so one entry); ("pretrained",) for it; () for none: the inverse of ``identity``."""
+    if run == "pretrained":
+        return (run,)
+    key = json.dumps(run, sort_keys=True)
+    return tuple(name for name in RUNS if json.dumps(config(name).to_dict(), sort_keys=True) == key)
+
+
 def trained(name: str) -> cache.Entry:
     """The cache entry of a named run; trains it only when PIXELCNN_TRAIN=1, else names the command."""
     run = config(name)
@@ -178,6 +187,8 @@ def default_device() -> torch.device:
 def load(name: str, device: torch.device | None = None) -> torch.nn.Module:
     """A trained model in eval mode: 'pretrained' (the course's) or a named run ('q1', 'q2', ...)."""
     if name == "pretrained":
+        from .pretrained import load_pretrained
+
         model = load_pretrained()
     else:
         from .training import load_weights
@@ -188,34 +199,66 @@ def load(name: str, device: torch.device | None = None) -> torch.nn.Module:
 
 def load_identity(model: str | dict, device: torch.device | None = None) -> torch.nn.Module:
     """The model a result declared as its input (``identity(name)``)."""
-    if model == "pretrained":
-        return load("pretrained", device)
-    names = [name for name in RUNS if config(name).to_dict() == model]
+    names = names_of(model)
     if not names:
         raise cache.CacheError(f"no run of the current profile has the config {model}")
     return load(names[0], device)
 
 
-def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
+# --- Results of the named models -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Unconditional samples of a model."""
+
+    inputs: dict  # the model's identity, n, the seed
+    samples: torch.Tensor  # long [n, 1, 28, 28]
+
+
+def _samples_inputs(name: str, n: int = 64, seed: int = 0) -> dict:
+    return {"model": identity(name), "n": n, "seed": seed}
+
+
+@cache.declare("samples", Samples, _samples_inputs, kind="samples", cases=(("q1",), ("q2",)))
+def sample_set(inputs: dict) -> dict:
     """``n`` unconditional samples of a named model (fast exact sampler), cached."""
-    return cache.tensors("samples", {"model": identity(name), "n": n, "seed": seed}, _samples)["samples"]
+    from .sampling import sample
 
-
-def _samples(inputs: dict) -> dict:
     model = load_identity(inputs["model"], default_device())
     generator = torch.Generator().manual_seed(inputs["seed"])
     return {"samples": sample(model, inputs["n"], generator=generator, progress=True).cpu()}
 
 
-def evaluation(name: str) -> dict[str, float]:
-    """Validation and test bits/dim of a model on the MNIST splits (cached)."""
-    inputs = {"model": identity(name), "images": budget()["eval_images"]}
-    return cache.get("evaluate", inputs, lambda folder: _evaluation(inputs),
-                     f"python -m pixelcnn evaluate {name}").metrics
+def samples(name: str, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """The tensor of ``sample_set(name, n, seed)``: long [n, 1, 28, 28]."""
+    return sample_set(name, n, seed).samples
 
 
-def _evaluation(inputs: dict) -> dict[str, float]:
+@dataclass(frozen=True)
+class Evaluation:
+    """Validation and test bits/dim of a model."""
+
+    inputs: dict  # the model's identity, the number of images of each split
+    val_bpd: float
+    test_bpd: float
+
+
+def _evaluation_inputs(name: str) -> dict:
+    return {"model": identity(name), "images": budget()["eval_images"]}
+
+
+@cache.declare("evaluation", Evaluation, _evaluation_inputs, kind="evaluate", metrics=True,
+               cases=(("pretrained",),))
+def evaluated(inputs: dict) -> dict[str, float]:
+    """Validation and test bits/dim of a model on the first ``images`` of the MNIST splits (cached)."""
     from .training import evaluate
 
     model, n = load_identity(inputs["model"], default_device()), inputs["images"]
     return {f"{split}_bpd": evaluate(model, load_images(split)[:n], progress=True) for split in ("val", "test")}
+
+
+def evaluation(name: str) -> dict[str, float]:
+    """``evaluated(name)`` as a dict: "val_bpd", "test_bpd"."""
+    e = evaluated(name)
+    return {"val_bpd": e.val_bpd, "test_bpd": e.test_bpd}

@@ -160,8 +160,8 @@ def payload(entries: dict[str, list[str]], text: dict) -> str:
     the others named in the entry's ``omitted.json``) and the chapters' paragraphs (``TEXT_FILE``)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:xz") as tar:
-        for path in sorted(PACKAGE_DIR.glob("*.py")):
-            tar.add(path, arcname=f"code/pixelcnn/{path.name}")
+        for path in sorted(PACKAGE_DIR.rglob("*.py")):
+            tar.add(path, arcname=f"code/pixelcnn/{path.relative_to(PACKAGE_DIR).as_posix()}")
         for name, files in entries.items():
             folder = cache_dir() / name
             manifest = json.loads((folder / "manifest.json").read_text())

@@ -11,23 +11,23 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 
-from . import blocks, cache
-from . import inference as inf
-from .data import load_images
-from .q3 import HALF, MIDDLE, MODEL, SIZE
-from .q3_hard import STARTS, chain_setup, starting_states
-from .runs import budget, identity, load_identity
+from .. import blocks, cache
+from .. import inference as inf
+from ..data import load_images
+from ..runs import budget, identity, load_identity
+from . import HALF, MIDDLE, MIDDLE_INDEX, MODEL, SIZE
+from .starts import STARTS, chain_setup, starting_states
 
 
 def _setting(question: str) -> tuple[list[int], int, int]:
     """The conditioning test images, the first known raster pixel and the tracked pixel (or None) of a question."""
-    middle = inf.raster_index(MIDDLE, SIZE[1])
     images = budget()["mcmc"]["d_images"] if question == "d" else budget()["q3_images"]
-    return list(images), (middle + 1 if question == "d" else HALF), (middle if question == "d" else None)
+    return list(images), (MIDDLE_INDEX + 1 if question == "d" else HALF), (MIDDLE_INDEX if question == "d" else None)
 
 
 def probe(question: str, rows: tuple[int, ...] = (1, 2, 4, 14), sweeps: int = 2, seed: int = 0) -> pd.DataFrame:
@@ -59,7 +59,28 @@ def probe(question: str, rows: tuple[int, ...] = (1, 2, 4, 14), sweeps: int = 2,
     return pd.DataFrame(table)
 
 
-def chains_inputs(question: str, seed: int = 0) -> dict:
+@dataclass(frozen=True)
+class BlockChains:
+    """The block-move chains of one question: B = images x starts x chains, M moves per sweep, S sweeps."""
+
+    inputs: dict  # ``chains.inputs(question)``: the models, the images, the schedule, sites, sweeps, the seed
+    images: torch.Tensor  # long [N, 1, 28, 28]
+    starts: torch.Tensor  # uint8 [B, 1, 28, 28]
+    samples: torch.Tensor  # uint8 [S, B, 1, 28, 28]: the state after every sweep
+    log_p: torch.Tensor  # [S, B]: log p(x) in nats after every sweep
+    start_log_p: torch.Tensor  # [B]
+    moves: list[str]  # [M]: "<proposal> a-b" per block move, then "site"
+    acceptance: torch.Tensor  # [S, M, B]
+    changed: torch.Tensor  # [S, M, B]: fraction of the move's pixels that changed
+    move_seconds: torch.Tensor  # [M]
+    move_passes: torch.Tensor  # [M, 3]: forward, reverse and sampler passes
+    values: torch.Tensor  # (d) the middle pixel's value after every sweep (empty for (g))
+    recycled: torch.Tensor  # (d) [S, B, 256]: its recycled estimate (empty for (g))
+    rhat_by_sweeps: torch.Tensor  # [C, 1 + N]: after c sweeps, the rank R-hat of the second half, per image
+    seconds: float
+
+
+def _chains_inputs(question: str, seed: int = 0) -> dict:
     """Everything the block chains of question "d" or "g" depend on."""
     b = budget()["blocks"]
     images, _, _ = _setting(question)
@@ -69,9 +90,6 @@ def chains_inputs(question: str, seed: int = 0) -> dict:
             "chunk": b["chunk"], "seed": seed}
 
 
-def chains(question: str, seed: int = 0) -> dict:
-    """The block chains of question "d" or "g" (cached, resumable; hours on a CPU)."""
-    return cache.tensors("estimate", chains_inputs(question, seed), _compute_chains)
 
 
 def rhats(log_p: torch.Tensor, images: int) -> list[float]:
@@ -81,7 +99,9 @@ def rhats(log_p: torch.Tensor, images: int) -> list[float]:
     return [blocks.rank_rhat(t) for t in trace.view(len(trace), images, -1).unbind(1)]
 
 
-def _compute_chains(inputs: dict) -> dict:
+@cache.declare("q3-block-chains", BlockChains, _chains_inputs, cases=(("d",), ("g",)))
+def chains(inputs: dict) -> dict:
+    """The block chains of question "d" or "g" (resumable; hours on a CPU)."""
     clock = time.perf_counter()
     model, reverse, generator, middle, known_from, x, starts = chain_setup(inputs)
     schedule = [(p, a, b) for p, rows in inputs["schedule"]
@@ -123,38 +143,38 @@ def _size(move: str) -> int:
     return int(b) - int(a)
 
 
-def move_table(c: dict, sites: int) -> pd.DataFrame:
-    """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the ``sites`` single-site updates):
+def move_table(c: BlockChains) -> pd.DataFrame:
+    """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the single-site updates):
     how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
     changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
     sampler steps)."""
-    sweeps, rows = len(c["log_p"]), []
-    sizes = [_size(name) for name in c["moves"]]
+    sweeps, rows, sites = len(c.log_p), [], c.inputs["sites"]
+    sizes = [_size(name) for name in c.moves]
     kinds = [name if name == "site" else f"{name.split()[0]} {'rows' if size <= SIZE[1] else 'prefix'}"
-             for name, size in zip(c["moves"], sizes, strict=True)]
+             for name, size in zip(c.moves, sizes, strict=True)]
     for kind in dict.fromkeys(kinds):
         m = [i for i, k in enumerate(kinds) if k == kind]
         count = len(m) if kind != "site" else sites
-        pixels = sum(c["changed"][:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
-        rows.append({"move": kind, "per sweep": count, "acceptance": float(c["acceptance"][:, m].mean()),
-                     "fraction changed": float(c["changed"][:, m].mean()), "pixels changed per sweep": float(pixels),
-                     "seconds per move": float(c["move_seconds"][m].sum()) / (sweeps * count),
-                     "passes per move": " / ".join(f"{v:g}" for v in (c["move_passes"][m].sum(0) / len(m)).tolist())})
+        pixels = sum(c.changed[:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
+        rows.append({"move": kind, "per sweep": count, "acceptance": float(c.acceptance[:, m].mean()),
+                     "fraction changed": float(c.changed[:, m].mean()), "pixels changed per sweep": float(pixels),
+                     "seconds per move": float(c.move_seconds[m].sum()) / (sweeps * count),
+                     "passes per move": " / ".join(f"{v:g}" for v in (c.move_passes[m].sum(0) / len(m)).tolist())})
     return pd.DataFrame(rows)
 
 
-def start_table(c: dict, burn_in: int) -> pd.DataFrame:
+def start_table(c: BlockChains, burn_in: int) -> pd.DataFrame:
     """Per image and start: mean log2 p(x) at the start and after the last sweep, and for (d) the chains'
     recycled estimate of the middle pixel after ``burn_in`` (P(black) and the mean level)."""
-    n, rows = len(c["images"]), []
-    per = c["log_p"].shape[1] // n // len(STARTS)
+    n, rows = len(c.images), []
+    per = c.log_p.shape[1] // n // len(STARTS)
     for k in range(n):
         for i, start in enumerate(STARTS):
             cols = slice((k * len(STARTS) + i) * per, (k * len(STARTS) + i + 1) * per)
-            row = {"image": k, "start": start, "log2 p at start": float(c["start_log_p"][cols].mean() / math.log(2)),
-                   "log2 p last": float(c["log_p"][-1, cols].mean() / math.log(2))}
-            if len(c["recycled"]):
-                p = c["recycled"][burn_in:, cols].reshape(-1, c["recycled"].shape[-1]).mean(0)
+            row = {"image": k, "start": start, "log2 p at start": float(c.start_log_p[cols].mean() / math.log(2)),
+                   "log2 p last": float(c.log_p[-1, cols].mean() / math.log(2))}
+            if len(c.recycled):
+                p = c.recycled[burn_in:, cols].reshape(-1, c.recycled.shape[-1]).mean(0)
                 row |= {"P(black)": float(p[0]), "mean level": float((p * torch.arange(len(p))).sum())}
             rows.append(row)
     return pd.DataFrame(rows)
