@@ -9,7 +9,7 @@ import inspect
 import pytest
 import torch
 
-from pixelcnn import cache, q1, runs
+from pixelcnn import benchmark, cache, runs
 from pixelcnn.config import project_root
 from pixelcnn.q3 import chains, estimates
 
@@ -17,7 +17,7 @@ DECLARED = cache.declared()  # name -> its declaration, every module of the pack
 # Each cached result of the report and the arguments it is called with: (cache kind, its inputs for them).
 RESULTS = {f"{name}{list(case) if case else ''}": (d.kind, lambda d=d, case=case: d.inputs(*case))
            for name, d in DECLARED.items() for case in d.cases}
-RESULTS["equal-depth throughput"] = ("benchmark", q1.equal_depth_inputs)
+RESULTS["benchmark"] = ("benchmark", benchmark.inputs)
 
 
 def leaves(value, path=()):

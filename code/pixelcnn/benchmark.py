@@ -163,14 +163,21 @@ def render_seconds() -> float:
     return time.perf_counter() - start
 
 
+def inputs() -> dict:
+    """Everything the benchmark's entry depends on: the configs it measures and the one it samples with."""
+    return {"configs": {name: c.to_dict() for name, c in configs_measured().items()},
+            "sampled": runs.config("q1").to_dict()}
+
+
 def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     """The benchmark's cache entry (``python -m pixelcnn bench [--render]`` recomputes it).
 
     With ``render``, the warm-cache execution time of the whole report is measured too (after the
     speed figures are saved, since the report reads them) and added to the entry.
     """
-    configs, sampled, small = configs_measured(), runs.config("q1"), runs.budget()["benchmark_small"]
-    key = {"configs": {name: c.to_dict() for name, c in configs.items()}, "sampled": sampled.to_dict()}
+    key, small = inputs(), runs.budget()["benchmark_small"]
+    configs = {name: Config.from_dict(c) for name, c in key["configs"].items()}
+    sampled = Config.from_dict(key["sampled"])
     if recompute:
         cache.remove("benchmark", key)
     retrain = os.environ.get("PIXELCNN_TRAIN") == "1"  # recomputing everything (the notebook's RETRAIN switch)
