@@ -9,6 +9,7 @@ import pixelcnn
 from pixelcnn import blocks, mcmc
 from pixelcnn import estimators as est
 from pixelcnn import inference as inf
+from pixelcnn.q3.tiny_mcmc import TINY_BLOCKS, tiny_block_passes, tiny_block_schedule
 from pixelcnn.q3.validation import fit_to_distribution, tiny_model
 from pixelcnn.sampling import sample
 
@@ -47,7 +48,7 @@ def spread():
 @pytest.fixture(scope="module")
 def sharp():
     """A 3-level model with its weights scaled by 16, and an image whose posteriors single-site chains miss."""
-    model = tiny_model(3, levels=3, sharpness=16.0)
+    model = tiny_model(3, levels=TINY_BLOCKS["levels"], sharpness=TINY_BLOCKS["sharpness"])
     image = inf.all_images(3, (HEIGHT, WIDTH))[424615:424616]  # 210 120 110 111
     return model, fitted_reverse(model, 3, 1), image
 
@@ -119,7 +120,7 @@ def test_block_moves_reach_the_exact_answer_where_single_site_chains_stay_stuck(
     8 for (d), 6 for (g); 1,600 or 1,200 passes per chain). Block moves from dispersed starts: within 0.02
     after 60 sweeps of k/3 + 2 + k forward and k/3 + 1 reverse passes (17 or 13; 1,020 or 780 passes per
     chain), the first quarter discarded."""
-    chains, sweeps = 200, 60
+    chains, sweeps = TINY_BLOCKS["chains"], TINY_BLOCKS["sweeps"]
     model, reverse, image = sharp
     known_from = M + 1 if question == "d" else HALF
     candidates, exact = inf.exact_posterior(model, image, known_from)
@@ -136,16 +137,17 @@ def test_block_moves_reach_the_exact_answer_where_single_site_chains_stay_stuck(
     # Single-site chains from one fixed start: 200 sweeps (a pass per pixel each), the second half kept.
     fixed = image.repeat(chains, 1, 1, 1).clone()
     fixed.view(chains, -1)[:, :known_from] = 0
-    single = mcmc.metropolis_within_gibbs(model, fixed, range(known_from), 200, generator)
-    assert error(single.samples[100:]) > 0.5
+    single_sweeps = TINY_BLOCKS["single_sweeps"]
+    single = mcmc.metropolis_within_gibbs(model, fixed, range(known_from), single_sweeps, generator)
+    assert error(single.samples[single_sweeps // 2:]) > TINY_BLOCKS["single_site_above"]
     # Block moves from dispersed starts: per sweep, every row by reverse proposals, the whole prefix by reverse
     # and by forward proposals (independence moves), and known_from single-site updates.
     starts = dispersed_starts(model, reverse, image, known_from, chains, generator)
-    schedule = [("reverse", a, b) for a, b in blocks.row_blocks(known_from, WIDTH, 1)]
-    schedule += [("reverse", 0, known_from), ("forward", 0, known_from)]
+    schedule = tiny_block_schedule(known_from, WIDTH)
     run = blocks.chains(model, reverse, starts, known_from, sweeps, generator, schedule=schedule, sites=known_from)
-    assert error(run.samples[sweeps // 4:]) < 0.02
+    assert error(run.samples[sweeps // 4:]) < TINY_BLOCKS["blocks_within"]
     forward, reverse_passes, steps = run.passes.sum(0).tolist()
+    assert forward + reverse_passes == tiny_block_passes(question)
     # The cost per sweep: a forward pass per move and per single-site update, a reverse pass per reverse move
     assert forward == len(schedule) + known_from and reverse_passes == len(schedule) - 1
     assert steps == sum(b - a for _, a, b in schedule)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import cache, mcmc
+from .. import blocks, cache, mcmc
 from .. import estimators as est
 from .. import inference as inf
 from ..models import build, check_images
@@ -175,3 +175,26 @@ def tiny(inputs: dict) -> dict:
     """Every (d) and (g) method, MCMC included, against enumeration on a tiny 4x4 binary model with a
     mismatched reverse model (minutes on a CPU)."""
     return tiny_check(**{k: tuple(v) if isinstance(v, list) else v for k, v in inputs.items()})
+
+
+# --- The check where single-site chains fail (tests/test_blocks.py), as the chapter reports it -----------
+
+# A sharp 4x3, 3-level model (weights x16), its chains, the single-site sweeps from one fixed start, the block
+# sweeps from dispersed starts, and the bounds the test asserts (TV to enumeration: single-site above, block
+# moves within).
+TINY_BLOCKS = {"size": (4, 3), "levels": 3, "sharpness": 16.0, "chains": 200, "single_sweeps": 200, "sweeps": 60,
+               "single_site_above": 0.5, "blocks_within": 0.02, "unknown": {"d": 8, "g": 6}}
+
+
+def tiny_block_schedule(known_from: int, width: int) -> list[tuple[str, int, int]]:
+    """The test's schedule: every row by reverse proposals, then the whole prefix by reverse and by forward
+    proposals (independence moves); a sweep ends with ``known_from`` single-site updates."""
+    schedule = [("reverse", a, b) for a, b in blocks.row_blocks(known_from, width, 1)]
+    return schedule + [("reverse", 0, known_from), ("forward", 0, known_from)]
+
+
+def tiny_block_passes(question: str) -> int:
+    """Forward and reverse passes per sweep of the test's block sampler for question "d" or "g"."""
+    k = TINY_BLOCKS["unknown"][question]
+    cost = [blocks.passes(p, (a, b)) for p, a, b in tiny_block_schedule(k, TINY_BLOCKS["size"][1])]
+    return sum(c["forward"] + c["reverse"] for c in cost) + k
