@@ -53,14 +53,28 @@ def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
 
 def test_every_claim_of_chapter_3_holds(committed):
     from pixelcnn import explore
-    from pixelcnn.q3 import chains, estimates, judged, tiny_mcmc, validation
+    from pixelcnn.q3 import (
+        block_chains,
+        chains,
+        d_estimates,
+        d_judged,
+        estimates,
+        g_judged,
+        mcmc_findings,
+        tables,
+        tiny_mcmc,
+        validation,
+    )
     from pixelcnn.q3 import claims as c3
 
-    chains_d, chains_g, scores = chains.chains("d"), chains.chains("g"), chains.scores()
-    mcmc_findings = judged.chain_findings(chains_d, chains_g, scores, tiny_mcmc.tiny())
-    checked = c3.check(r3=estimates.results(), rr=estimates.reverse_results(), conv=validation.convergence(),
-                       heldout=estimates.heldout(), ex=explore.results(), mcmc_findings=mcmc_findings,
-                       d_judged=judged.d_findings(chains_d, chains.d_estimators(), mcmc_findings),
-                       g_diagnosed=judged.g_findings(chains_g, scores))
+    chains_d, chains_g, scores, pools = chains.chains("d"), chains.chains("g"), chains.scores(), chains.g_pools()
+    single, block = {"d": chains_d, "g": chains_g}, {"d": block_chains.chains("d"), "g": block_chains.chains("g")}
+    r3, d_est, rb, ex = estimates.results(), d_estimates.d_estimators(), d_estimates.rb_reverse(), explore.results()
+    found = mcmc_findings.chain_findings(single, block, scores)
+    checked = c3.check(r3=r3, rr=estimates.reverse_results(), conv=validation.convergence(),
+                       heldout=estimates.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), mcmc_findings=found,
+                       d_judged=d_judged.d_findings(chains_d, found, d_est, rb, ex),
+                       g_judged=g_judged.g_findings(pools, scores, chains_g.indices))
     assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}  # each claim has its findings
     assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(c3))  # each quotes its sentence
+    assert len(tables.cost_table(r3, d_est, rb, single, block, pools)) == 10

@@ -11,7 +11,7 @@ import torch
 
 from pixelcnn import benchmark, cache, runs
 from pixelcnn.config import project_root
-from pixelcnn.q3 import chains, estimates
+from pixelcnn.q3 import chains, d_estimates, estimates
 
 DECLARED = cache.declared()  # name -> its declaration, every module of the package imported
 # Each cached result of the report and the arguments it is called with: (cache kind, its inputs for them).
@@ -72,7 +72,7 @@ def test_results_declare_the_models_and_budgets_they_use():
     for question in ("d", "g"):
         run = chains.chains.inputs(question)
         assert run["reverse"] == runs.config("reverse").to_dict() and run["model"] == "pretrained"
-    assert chains.d_estimators.inputs()["images"] == chains.chains.inputs("d")["images"]
+    assert d_estimates.d_estimators.inputs()["images"] == chains.chains.inputs("d")["images"]
     maps = DECLARED["q2-dependency-maps"].inputs()
     assert set(maps["models"]) == {"q1", "q2", "pretrained"}
     assert maps["models"]["q2"] == runs.config("q2").to_dict()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from pixelcnn.q3 import judged
+from pixelcnn.q3 import STARTS, judged
 from pixelcnn.q3.chains import HardChains
-from pixelcnn.q3.starts import STARTS
 from pixelcnn.runs import budget
 
 

@@ -27,16 +27,26 @@ ANSWERS: dict[str, tuple[str, ...]] = {
         "sampling._naive", "estimators.complete_top_half_sir", "estimators.resample"),
     "Q3: the reverse-order model as a proposal": ("estimators.sample_before", "estimators.reverse_proposals"),
     "Q3: one Metropolis-within-Gibbs update": ("mcmc.update",),
+    "Q3: one block Metropolis-Hastings move": ("blocks.block_update",),
+    "Q3: (d) by reverse proposals, Rao-Blackwellised": ("q3.d_estimates.full_conditionals",
+                                                        "q3.d_estimates.rb_reverse.compute"),
 }
 # The modules whose source the notebook's appendix shows in full (the core the answers rest on).
 CORE_MODULES = ("config", "layers", "models", "sampling", "inference", "estimators", "mcmc", "data", "training")
 FOLD_OPEN, FOLD_CLOSE = "<details class=\"listing\"><summary>", "</summary>"
 
 
+def _module(name: str) -> str:
+    """The module part of an object's name: "q3.d_estimates" of "q3.d_estimates.full_conditionals"."""
+    parts = name.split(".")
+    return next(".".join(parts[:k]) for k in range(len(parts), 0, -1)
+                if (PACKAGE_DIR / f"{'/'.join(parts[:k])}.py").exists())
+
+
 def _object(name: str):
-    module, *path = name.split(".")
+    module = _module(name)
     target = importlib.import_module(f"pixelcnn.{module}")
-    for attribute in path:
+    for attribute in name[len(module) + 1:].split(".") if name != module else []:
         target = getattr(target, attribute)
     return target
 
@@ -57,7 +67,7 @@ def answer(section: str, fold: bool = True):
     from IPython.display import Markdown
 
     names = ANSWERS[section]
-    code = "\n\n\n".join(f"# code/pixelcnn/{name.split('.')[0]}.py\n{source_of(name)}" for name in names)
+    code = "\n\n\n".join(f"# code/pixelcnn/{_module(name).replace('.', '/')}.py\n{source_of(name)}" for name in names)
     return Markdown(_block(f"Code: {section.split(': ', 1)[1]}", code, fold))
 
 

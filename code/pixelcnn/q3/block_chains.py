@@ -20,8 +20,8 @@ from .. import blocks, cache
 from .. import inference as inf
 from ..data import load_images
 from ..runs import budget, identity, load_identity
-from . import HALF, MIDDLE, MIDDLE_INDEX, MODEL, SIZE
-from .starts import STARTS, chain_setup, starting_states
+from . import HALF, MIDDLE, MIDDLE_INDEX, MODEL, SIZE, STARTS
+from .starts import chain_setup, starting_states
 
 
 def _setting(question: str) -> tuple[list[int], int, int]:
@@ -133,34 +133,6 @@ def chains(inputs: dict) -> dict:
 
 
 # --- What the chains say -----------------------------------------------------------------------------
-
-
-def _size(move: str) -> int:
-    """The number of pixels of a move named "<proposal> a-b" ("site": 1)."""
-    if move == "site":
-        return 1
-    a, b = move.split()[1].split("-")
-    return int(b) - int(a)
-
-
-def move_table(c: BlockChains) -> pd.DataFrame:
-    """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the single-site updates):
-    how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
-    changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
-    sampler steps)."""
-    sweeps, rows, sites = len(c.log_p), [], c.inputs["sites"]
-    sizes = [_size(name) for name in c.moves]
-    kinds = [name if name == "site" else f"{name.split()[0]} {'rows' if size <= SIZE[1] else 'prefix'}"
-             for name, size in zip(c.moves, sizes, strict=True)]
-    for kind in dict.fromkeys(kinds):
-        m = [i for i, k in enumerate(kinds) if k == kind]
-        count = len(m) if kind != "site" else sites
-        pixels = sum(c.changed[:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
-        rows.append({"move": kind, "per sweep": count, "acceptance": float(c.acceptance[:, m].mean()),
-                     "fraction changed": float(c.changed[:, m].mean()), "pixels changed per sweep": float(pixels),
-                     "seconds per move": float(c.move_seconds[m].sum()) / (sweeps * count),
-                     "passes per move": " / ".join(f"{v:g}" for v in (c.move_passes[m].sum(0) / len(m)).tolist())})
-    return pd.DataFrame(rows)
 
 
 def start_table(c: BlockChains, burn_in: int) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 cached results, each declared once (``cache.declare``) and carrying its inputs.
 
 ``chains``: Metropolis-within-Gibbs chains (``mcmc``) on MNIST from the three starts of ``starts``.
-``d_estimators``: the (d) estimators of chapter 3 over several seeds, with their evidence estimates.
 ``g_pools``: (g) completions each resampled from its own pool of proposals. ``scores``: the forward
 model's judgement of their images, so that the report needs no model (``judged`` reads them all).
 """
@@ -22,9 +21,9 @@ from .. import inference as inf
 from ..data import load_images
 from ..runs import budget, identity, load_identity
 from ..sampling import sample
-from . import HALF, MIDDLE, MODEL, SIZE
+from . import HALF, MIDDLE, MODEL, STARTS, ink
 from .estimates import results, reverse_results
-from .starts import STARTS, chain_setup
+from .starts import chain_setup
 
 
 @dataclass(frozen=True)
@@ -90,58 +89,6 @@ def chains(inputs: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class DEstimators:
-    """(d) by every method of chapter 3, per seed [R] and image [N]."""
-
-    inputs: dict  # ``d_estimators.inputs()``: the models, the (d) images, the seeds, the budgets
-
-    images: torch.Tensor  # long [N, 1, 28, 28]
-    is_prior: torch.Tensor  # [R, N, 256]: importance sampling with prior prefixes
-    is_prior_ess: torch.Tensor  # [R, N]
-    is_prior_log_evidence: torch.Tensor  # [R, N]: log of the mean weight, an estimate of log p(x_>m) in nats
-    is_reverse: torch.Tensor  # [R, N, 256]: importance sampling with reverse-model proposals
-    is_reverse_ess: torch.Tensor
-    is_reverse_log_evidence: torch.Tensor
-    reverse: torch.Tensor  # [N, 256]: the reverse model alone
-    seconds: dict
-
-
-def _d_estimators_inputs() -> dict:
-    """Everything ``d_estimators`` depends on."""
-    b = budget()
-    return {"model": identity(MODEL), "reverse": identity("reverse"), "pixel": list(MIDDLE),
-            "images": list(b["mcmc"]["d_images"]), "seeds": list(b["mcmc"]["seeds"]),
-            "later_prefixes": b["q3"]["later_prefixes"], "proposals": b["reverse_proposals"]}
-
-
-@cache.declare("q3-d-estimators", DEstimators, _d_estimators_inputs)
-def d_estimators(inputs: dict) -> dict:
-    """The (d) estimators over several seeds (about ten minutes on a CPU)."""
-    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
-    x = load_images("test")[inputs["images"]].long()
-    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
-    out: dict[str, list] = {}
-    seconds = {"is_prior": 0.0, "is_reverse": 0.0}
-    for seed in inputs["seeds"]:
-        generator = torch.Generator().manual_seed(seed)
-        for k in range(len(x)):
-            clock = time.perf_counter()
-            w = est.conditional_on_later_pixels(model, x[k:k + 1], middle, inputs["later_prefixes"], generator)
-            seconds["is_prior"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            r = est.reverse_proposals(model, reverse, x[k:k + 1], middle + 1, inputs["proposals"], generator)
-            seconds["is_reverse"] += time.perf_counter() - clock
-            for name, value in (("is_prior", w.p), ("is_prior_ess", w.ess), ("is_prior_log_evidence", w.log_evidence),
-                                ("is_reverse", est.weighted_pixel_distribution(r.samples, r.weights, middle,
-                                                                                model.levels)),
-                                ("is_reverse_ess", r.ess), ("is_reverse_log_evidence", r.log_evidence)):
-                out.setdefault(name, []).append(value.double())
-    shape = (len(inputs["seeds"]), len(x))
-    result = {name: torch.stack(v).view(*shape, *v[0].shape) for name, v in out.items()}
-    return {"images": x, **result, "reverse": inf.reverse_conditional(reverse, x, middle), "seconds": seconds}
-
-
-@dataclass(frozen=True)
 class GPools:
     """(g) completions, each resampled from its own pool of proposals: [N * pools, 1, 28, 28], image-major."""
 
@@ -191,11 +138,6 @@ def g_pools(inputs: dict) -> dict:
     result = {name: torch.cat(v) if name in ("prior", "reverse") else torch.stack(v).double().view(len(x), pools)
               for name, v in out.items()}
     return {"images": x, **result, "seconds": seconds}
-
-
-def ink(images: torch.Tensor) -> torch.Tensor:
-    """The mean intensity (0 to 1) of the top half of each image [B]."""
-    return images.reshape(len(images), -1)[:, :HALF].double().mean(1) / 255
 
 
 def log_p_bits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,6 @@ from ..data import load_images
 from ..runs import load_identity
 from . import HALF, SIZE
 
-STARTS = ("test-image", "reverse", "prior")
-
 
 def starting_states(model: torch.nn.Module, reverse: torch.nn.Module, x: torch.Tensor, known_from: int, n: int,
                     generator: torch.Generator) -> torch.Tensor:

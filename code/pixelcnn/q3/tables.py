@@ -1,5 +1,5 @@
 """Q3's tables of the estimates (``estimates``): the methods side by side, the held-out check, the forward
-model's view of the (g) completions and the seconds each quantity took.
+model's view of the (g) completions, and what each method of (b), (d) and (g) costs.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ import pandas as pd
 import torch
 
 from .. import inference as inf
-from . import MIDDLE_INDEX
+from . import HALF, MIDDLE_INDEX
 
 if TYPE_CHECKING:
+    from .block_chains import BlockChains
+    from .chains import GPools, HardChains
+    from .d_estimates import DEstimators, RBReverse
     from .estimates import Heldout, Results, ReverseResults
 
 
@@ -62,9 +65,35 @@ def completion_nll_table(rr: ReverseResults) -> pd.DataFrame:
                          for key, label in labels.items()])
 
 
-def time_table(r: Results, rr: ReverseResults) -> pd.DataFrame:
-    """Seconds each quantity took for all conditioning images, as recorded when it was computed."""
-    labels = {"d_reverse": "(d) reverse model alone", "d_reverse_is": "(d) IS with reverse proposals",
-              "g_reverse_is": "(g) reverse model alone and SIR with its proposals"}
-    return pd.DataFrame([{"quantity": f"({k})", "seconds": v} for k, v in r.seconds.items()]
-                        + [{"quantity": label, "seconds": rr.seconds[k]} for k, label in labels.items()])
+def spread_cell(v: torch.Tensor) -> str:
+    """A table cell of values over seeds or pools: "mean (smallest to largest)", in whole bits."""
+    return f"{float(v.mean()):.0f} ({float(v.min()):.0f} to {float(v.max()):.0f})"
+
+
+def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, HardChains],
+               block: dict[str, BlockChains], pools: GPools) -> pd.DataFrame:
+    """What each method of (b), (d) and (g) costs per conditioning image: forward passes of one image (network
+    evaluations; the reverse model's counted apart), steps of the incremental sampler (one pixel of one image
+    each), and the seconds recorded for all images (on shared cores)."""
+    m, n_b, prefixes, k = MIDDLE_INDEX, r.inputs["budget"]["marginal_prefixes"], e.inputs["later_prefixes"], \
+        e.inputs["proposals"]
+    pools_n, images_g = pools.inputs["pools"], len(pools.inputs["images"])
+    kept = float(rb.kept.double().mean())
+    rows = [("(b) plain Monte Carlo over ancestral prefixes (unbiased)", n_b, 0, n_b * m, r.seconds["b"])]
+    rows += [("(d) IS, prior prefixes (per seed)", prefixes * 256, 0, prefixes * m, e.seconds["is_prior"]),
+             ("(d) IS, reverse proposals (per seed)", k, k, k * (m + 1), e.seconds["is_reverse"]),
+             ("(d) ... Rao-Blackwellised: full conditionals added (mean per seed)", kept * 256, 0, 0,
+              rb.seconds["full_conditionals"])]
+    for q in ("d", "g"):
+        c, blk = single[q], block[q]
+        chains = c.per_image
+        rows.append((f"({q}) MCMC, single-site, {chains} chains", chains * c.passes, 0, 0, c.seconds))
+        per_sweep, sweeps = blk.move_passes.sum(0).double(), len(blk.log_p)
+        rows.append((f"({q}) MCMC, block moves, {chains} chains", chains * sweeps * float(per_sweep[0]),
+                     chains * sweeps * float(per_sweep[1]), chains * sweeps * float(per_sweep[2]), blk.seconds))
+    rows += [("(g) SIR, prior proposals, own pools (their sampling run included)", pools_n * k,
+              0, pools_n * k * HALF / images_g, pools.seconds["prior"]),
+             ("(g) SIR, reverse proposals, own pools", pools_n * k, pools_n * k, pools_n * k * HALF,
+              pools.seconds["reverse"])]
+    return pd.DataFrame([{"method": name, "forward passes": float(f), "reverse passes": float(rev),
+                          "sampler steps": float(s), "seconds (all images)": float(t)} for name, f, rev, s, t in rows])

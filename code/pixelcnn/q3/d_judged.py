@@ -1,0 +1,121 @@
+"""Q3 (d) judged: every estimate of the middle pixel given the later pixels side by side, their stability
+across seeds, their distance to the test-start chains' estimate and to the exact (e), and each proposal's
+evidence at equal n (the findings and tables of chapter 3's "(d) judged" section; claims: ``q3.claims``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import torch
+
+from .. import inference as inf
+from . import MIDDLE_INDEX, STARTS
+from .judged import d_reference
+from .tables import spread_cell
+
+if TYPE_CHECKING:
+    from ..explore import Explored
+    from .chains import HardChains
+    from .d_estimates import DEstimators, RBReverse
+    from .mcmc_findings import ChainFindings
+
+REFERENCE = "single-site chains, test-image starts"
+STABLE = 0.05  # a method's estimates on one image count as stable across seeds when no two differ by more (TV)
+
+
+def wasserstein(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Wasserstein-1 distance between distributions over ordered levels 0..L-1 (last dim), in levels."""
+    return (p.double().cumsum(-1) - q.double().cumsum(-1)).abs().sum(-1)
+
+
+def mean_level(p: torch.Tensor) -> torch.Tensor:
+    """The mean grey level of distributions over the last dimension."""
+    return (p.double() * torch.arange(p.shape[-1], dtype=torch.float64)).sum(-1)
+
+
+@dataclass(frozen=True)
+class DFindings:
+    """Every (d) estimate per method [R or 1, N, 256] (R seeds), the exact (e) [N, 256], the evidence estimates
+    (log2, [R, N]) and the Rao-Blackwellised reverse-proposal estimate's cost."""
+
+    indices: tuple
+    true_middle: tuple  # the test images' middle values
+    estimates: dict  # method name -> [R or 1, N, 256]
+    e: torch.Tensor  # [N, 256]: the exact (e), given all other pixels
+    evidence: dict  # "prior prefixes, n = 16", "reverse proposals, first 16", "reverse proposals, n = 512"
+    kept: torch.Tensor  # [R, N] proposals whose full conditional the Rao-Blackwellised estimate computed
+    dropped: float  # the largest weight it left out
+    rb_seconds: dict
+    rb_reproduces: bool  # its plain estimate is the cached reverse-proposal estimate (within 1e-6 in TV)
+
+    def spread(self, name: str) -> torch.Tensor:
+        """The largest TV between two seeds' estimates of a method, per image [N]."""
+        p = self.estimates[name]
+        return torch.stack([inf.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+
+    def stable(self, name: str, tolerance: float = 1) -> torch.Tensor:
+        """Per image, whether a method's estimates stay within ``tolerance`` times ``STABLE`` across the seeds."""
+        return self.spread(name) < tolerance * STABLE
+
+    def tv_to_e(self) -> torch.Tensor:
+        """The total variation between the test-start chains' estimate and the exact (e), per image [N]."""
+        return inf.total_variation(self.estimates[REFERENCE][0], self.e)
+
+    def black_on_edge(self) -> dict[str, float]:
+        """P(black middle) of every estimate on the edge image (the third), mean over the seeds."""
+        return {name: float(p[:, 2, 0].mean()) for name, p in self.estimates.items()}
+
+    def least_bright_on_stroke(self) -> float:
+        """The least mass any estimate but the prior-start block chains puts on the bright half (>= 128) of the
+        stroke image (the second), over the seeds."""
+        return min(float(p[:, 1, 128:].sum(-1).min()) for name, p in self.estimates.items()
+                   if name != "block chains, prior starts")
+
+    def reverse_wins(self, n: str) -> torch.Tensor:
+        """Per image, the seeds on which the reverse proposals' evidence (``n``) is above the prior prefixes'."""
+        return (self.evidence[n] > self.evidence["prior prefixes, n = 16"]).sum(0)
+
+
+def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: RBReverse,
+               explored: Explored) -> DFindings:
+    """``DFindings`` from the single-site (d) chains, the chains' findings, the cached estimators, the
+    Rao-Blackwellised estimate and the explorer's results (the exact (e) of the (d) images among them)."""
+    exact_e = explored.e[[explored.indices.tolist().index(i) for i in single_d.indices]]
+    one = lambda p: p.unsqueeze(0)  # noqa: E731
+    estimates = {REFERENCE: one(d_reference(single_d, "test-image")),
+                 **{f"block chains, {s} starts": one(block.block_d[:, i]) for i, s in enumerate(STARTS)},
+                 "IS, prior prefixes": e.is_prior, "IS, reverse proposals": e.is_reverse,
+                 "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse)}
+    bits = math.log(2)
+    return DFindings(single_d.indices, tuple(int(x.flatten()[MIDDLE_INDEX]) for x in single_d.images), estimates,
+                     exact_e.double(), {"prior prefixes, n = 16": e.is_prior_log_evidence / bits,
+                                        "reverse proposals, first 16": rb.log_evidence_first / bits,
+                                        "reverse proposals, n = 512": e.is_reverse_log_evidence / bits},
+                     rb.kept, float(rb.dropped.max()), rb.seconds,
+                     bool((inf.total_variation(rb.plain, e.is_reverse) < 1e-6).all()))
+
+
+def d_table(f: DFindings) -> pd.DataFrame:
+    """Per method (rows) and image: P(black middle) and the mean level (mean over the seeds; with several seeds the
+    largest TV between two of them), and TV and W1 to the test-start chains' estimate (mean over the seeds)."""
+    ref, rows = f.estimates[REFERENCE][0], []
+    for name, p in {**f.estimates, "exact (e), all other pixels given": f.e.unsqueeze(0)}.items():
+        row = {"method": name}
+        for k, i in enumerate(f.indices):
+            cell = f"{float(p[:, k, 0].mean()):.2f} / {float(mean_level(p[:, k]).mean()):.0f}"
+            spread = f" (seeds {float(f.spread(name)[k]):.2f})" if name in f.estimates and len(p) > 1 else ""
+            dist = (f"{float(inf.total_variation(p[:, k], ref[k]).mean()):.2f} / "
+                    f"{float(wasserstein(p[:, k], ref[k]).mean()):.0f}")
+            row |= {f"#{i} P(0) / mean": cell + spread, f"#{i} TV / W1": dist}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evidence_table(f: DFindings) -> pd.DataFrame:
+    """log2 evidence p(x_>m) per proposal and image: mean (smallest to largest) over the seeds."""
+    return pd.DataFrame([{"proposals": name, **{f"#{i}": spread_cell(v[:, k]) for k, i in enumerate(f.indices)}}
+                         for name, v in f.evidence.items()])
