@@ -48,7 +48,7 @@ EQUAL_DEPTH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in
                        for seed in SEARCH_SEEDS[1:]}
 # For a comparison at equal time, the ungated run's schedule stretched to end when the gated run's does: 297
 # steps take as long at depth7-simple's side-by-side throughput as the gated run's 200 at its own (the
-# benchmark's rates; ``q1_findings`` checks the match against the cached benchmark).
+# rates of the benchmark entry; chapter 1 is to check the match when it shows these runs).
 EQUAL_TIME_STEPS = 297
 EQUAL_TIME = {f"depth7-simple-equal-time{suffix}": c.replace(max_steps=EQUAL_TIME_STEPS)
               for suffix, c in (("", EQUAL_DEPTH["depth7-simple"]),
