@@ -110,7 +110,7 @@ def the_best_two_are_within_the_seed_spread(search: SearchFindings) -> bool:
 @dataclass(frozen=True)
 class TrainingFindings:
     recipe: dict[str, dict]  # search-deep and recipe-batch32: metrics, batch size, warm-up share of the run
-    batch_rates: dict[int, float]  # images/s of the Q1 architecture in the benchmark, by batch size
+    batch_rates: dict[str, float]  # images/s of the Q1 architecture in the benchmark: "q1" (batch 32), "q1-first"
     batch_ratio: tuple[float, float]  # batch 32 over batch 128: the smallest and largest over the rounds
     q1: dict  # the Q1 run's metrics, config and what its curves show
     q1_first: dict
@@ -141,8 +141,7 @@ def training_findings(speed: dict, q1: cache.Entry, q1_first: cache.Entry) -> Tr
     at_half = before_half.iloc[-1] if len(before_half) else first
     c, ratios = config("q1"), round_ratios(speed, "q1", "q1-first")
     return TrainingFindings(
-        recipe, {c.batch_size: speed["training"]["q1"]["images_per_second"],
-                 config("q1-first").batch_size: speed["training"]["q1-first"]["images_per_second"]},
+        recipe, {name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
         (min(ratios), max(ratios)),
         {**q1.metrics, "config": c, "epochs": q1.metrics["train_images"] / TRAIN_SIZE,
          "device": q1.manifest["hardware"]["device"]},
