@@ -115,6 +115,11 @@ def truths(scores: Scores) -> dict:
     return {"d": scores.d_truth, "g": scores.g["log2 p"]["test image itself"]}
 
 
+def _rhat(trace: torch.Tensor) -> float:
+    """``blocks.rank_rhat``, or NaN for chains too short to split (a smoke-profile run of one sweep)."""
+    return blocks.rank_rhat(trace) if len(trace) >= 4 else math.nan
+
+
 def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains], scores: Scores) -> ChainFindings:
     """``ChainFindings`` from the single-site chains (``chains.chains``) and the block chains
     (``block_chains.chains``) of each question, and the forward model's scores (``chains.scores``)."""
@@ -129,7 +134,7 @@ def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains],
         indices={q: c.indices for q, c in single.items()}, unknown=unknown,
         single_acceptance={q: float(c.acceptance[kept].mean()) for q, c in single.items()},
         single_changed={q: float(v[kept].mean()) for q, v in changed.items()},
-        single_rhat={q: torch.tensor([blocks.rank_rhat(c.group(c.log_p[kept], k)) for k in range(len(c.images))])
+        single_rhat={q: torch.tensor([_rhat(c.group(c.log_p[kept], k)) for k in range(len(c.images))])
                      for q, c in single.items()},
         test_start_moved=(int(moved.min()), int(moved.max())),
         test_start_above=(int(sum(a.sum() for a in above)), sum(len(a) for a in above)),
