@@ -94,7 +94,7 @@ class ChainFindings:
 
     def falls(self) -> tuple[int, int]:
         """Images whose block R-hat at the last checkpoint is below its value at the first, and all images."""
-        rows = [c[:, 1:] for c in self.rhat_curve.values()]
+        rows = [c[:, 1:] for c in self.rhat_curve.values() if len(c)]  # (none on a run too short to split)
         return sum(int((r[-1] < r[0]).sum()) for r in rows), sum(r.shape[1] for r in rows)
 
     def near_empty_climbs(self) -> list[int]:
