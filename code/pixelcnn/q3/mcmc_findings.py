@@ -151,7 +151,7 @@ def rhat_table(f: ChainFindings) -> pd.DataFrame:
     """The block chains' rank-normalised split R-hat of log p(x) by sweeps (rows), per question and image."""
     columns = {f"({q}) #{i}": c[:, 1 + k].tolist() for q, c in f.rhat_curve.items()
                for k, i in enumerate(f.indices[q])}
-    sweeps = f.rhat_curve["d"][:, 0].tolist() or [math.nan]  # (no checkpoint on a run too short to split)
+    sweeps = [int(s) for s in f.rhat_curve["d"][:, 0].tolist()] or [math.nan]  # (none: too short)
     return pd.DataFrame({"sweeps": sweeps, **{name: v or [math.nan] for name, v in columns.items()}})
 
 
