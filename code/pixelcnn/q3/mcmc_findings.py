@@ -94,7 +94,7 @@ class ChainFindings:
 
     def falls(self) -> tuple[int, int]:
         """Images whose block R-hat at the last checkpoint is below its value at the first, and all images."""
-        rows = [c[:, 1:] for c in self.rhat_curve.values() if len(c)]  # (none on a run too short to split)
+        rows = [c[:, 1:] for c in self.rhat_curve.values()]
         return sum(int((r[-1] < r[0]).sum()) for r in rows), sum(r.shape[1] for r in rows)
 
     def near_empty_climbs(self) -> list[int]:
@@ -115,6 +115,14 @@ def truths(scores: Scores) -> dict:
     return {"d": scores.d_truth, "g": scores.g["log2 p"]["test image itself"]}
 
 
+def rhat_curve(c) -> torch.Tensor:
+    """The block chains' R-hat by sweeps [checkpoints, 1 + images]; a run too short for any checkpoint (the
+    smoke profile) gives one row: its sweeps, and NaN for every image."""
+    if len(c.rhat_by_sweeps):
+        return c.rhat_by_sweeps
+    return torch.tensor([[len(c.log_p), *[math.nan] * len(c.images)]], dtype=torch.float64)
+
+
 def _rhat(trace: torch.Tensor) -> float:
     """``blocks.rank_rhat``, or NaN for chains too short to split (a smoke-profile run of one sweep)."""
     return blocks.rank_rhat(trace) if len(trace) >= 4 else math.nan
@@ -130,6 +138,7 @@ def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains],
     moved = torch.cat([(d.group(d.samples[-1:], k, "test-image")[0].flatten(1)[:, :unknown["d"]]
                         != d.images[k].flatten()[:unknown["d"]]).sum(1) for k in range(len(d.images))])
     above = [traces(c)[-1, :, STARTS.index("test-image")].mean(1) > truth[q] for q, c in single.items()]
+    curves = {q: rhat_curve(c) for q, c in block.items()}
     return ChainFindings(
         indices={q: c.indices for q, c in single.items()}, unknown=unknown,
         single_acceptance={q: float(c.acceptance[kept].mean()) for q, c in single.items()},
@@ -139,9 +148,8 @@ def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains],
         test_start_moved=(int(moved.min()), int(moved.max())),
         test_start_above=(int(sum(a.sum() for a in above)), sum(len(a) for a in above)),
         moves={q: move_table(c) for q, c in block.items()},
-        block_rhat={q: c.rhat_by_sweeps[-1, 1:] if len(c.rhat_by_sweeps)  # (none on a run too short to split)
-                    else torch.full((len(c.images),), math.nan) for q, c in block.items()},
-        rhat_curve={q: c.rhat_by_sweeps for q, c in block.items()},
+        block_rhat={q: c[-1, 1:] for q, c in curves.items()},
+        rhat_curve=curves,
         block_log2_p={q: per_start(c, c.log_p[-1] / math.log(2)) for q, c in block.items()},
         block_ink={q: per_start(c, ink(c.samples[-1])) for q, c in block.items()},
         block_d=block_estimates(block["d"], burn_in()), truth=truth, test_ink=scores.g["ink"]["test image itself"])
@@ -151,8 +159,7 @@ def rhat_table(f: ChainFindings) -> pd.DataFrame:
     """The block chains' rank-normalised split R-hat of log p(x) by sweeps (rows), per question and image."""
     columns = {f"({q}) #{i}": c[:, 1 + k].tolist() for q, c in f.rhat_curve.items()
                for k, i in enumerate(f.indices[q])}
-    sweeps = [int(s) for s in f.rhat_curve["d"][:, 0].tolist()] or [math.nan]  # (none: too short)
-    return pd.DataFrame({"sweeps": sweeps, **{name: v or [math.nan] for name, v in columns.items()}})
+    return pd.DataFrame({"sweeps": [int(s) for s in f.rhat_curve["d"][:, 0].tolist()], **columns})
 
 
 def moves_table(f: ChainFindings) -> pd.DataFrame:
