@@ -112,11 +112,11 @@ BUDGETS = {
         "reverse_proposals": 4,
         "heldout_images": (100, 101),
         "convergence": {"budgets": (4, 16), "repeats": 1},
-        "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0,), "seeds": (0,)},
+        "mcmc": {"chains_per_start": 1, "sweeps": 1, "chunk": 1, "burn_in": 0, "d_images": (0, 2, 6), "seeds": (0,)},
         "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
         "blocks": {"schedule": (("forward", 14), ("reverse", 0)), "sites": 1, "sweeps": 2, "chunk": 1},
         "benchmark_small": True,
-        "explore": {"images": (0, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
+        "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },
 }
 
