@@ -8,6 +8,7 @@ import pytest
 
 from pixelcnn import claims, runs
 from pixelcnn import q1_findings as f1
+from pixelcnn import q1_gates as g1
 from pixelcnn import q2 as ch2
 from pixelcnn.benchmark import run_and_cache
 from pixelcnn.config import project_root
@@ -25,13 +26,15 @@ def chapter_1(committed) -> dict:
     speed = run_and_cache().metrics
     search = f1.search_findings(speed)
     return {"search": search, "training": f1.training_findings(speed, runs.trained("q1"), runs.trained("q1-first")),
-            "cost": f1.cost_findings(speed), "depth": f1.equal_depth_findings(speed, search)}
+            "batch": f1.batch_findings(search), "cost": g1.cost_findings(speed),
+            "depth": g1.equal_depth_findings(speed, search)}
 
 
-def test_every_claim_of_chapter_1_holds(chapter_1):
-    checked = f1.check(**chapter_1)
-    assert set(checked) == {c.__name__ for c in claims.claims_of(f1)}  # each claim has its findings
-    assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(f1))  # each quotes its sentence
+@pytest.mark.parametrize("module", [f1, g1], ids=["q1_findings", "q1_gates"])
+def test_every_claim_of_chapter_1_holds(chapter_1, module):
+    checked = module.check(**chapter_1)
+    assert set(checked) == {c.__name__ for c in claims.claims_of(module)}  # each claim has its findings
+    assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(module))  # each quotes its sentence
 
 
 def test_every_claim_of_chapter_2_holds(committed):
@@ -43,12 +46,12 @@ def test_every_claim_of_chapter_2_holds(committed):
 def test_a_claim_the_results_do_not_bear_out_is_named_with_its_sentence(chapter_1):
     cost = dataclasses.replace(chapter_1["cost"], simple_vs_gated=(0.9, 0.8, 1.0))  # as if the gated model were faster
     with pytest.raises(claims.ClaimError, match="the_simple_model_is_cheaper_than_the_gated_one: .*times as fast"):
-        f1.check(cost=cost)
+        g1.check(cost=cost)
 
 
 def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
     monkeypatch.setenv("PIXELCNN_PROFILE", "smoke")
-    assert f1.check(cost=dataclasses.replace(chapter_1["cost"], simple_vs_gated=(0.9, 0.8, 1.0))) == []
+    assert g1.check(cost=dataclasses.replace(chapter_1["cost"], simple_vs_gated=(0.9, 0.8, 1.0))) == []
 
 
 def test_every_claim_of_chapter_3_holds(committed):

@@ -74,6 +74,16 @@ def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth
     return ax
 
 
+def batch_curves(frame: pd.DataFrame):
+    """The batch study's training NLL against training images, a panel per batch size and a line per peak
+    learning rate; ``frame`` is ``q1.batch_curves``."""
+    grid = sns.relplot(frame, x="training images", y="NLL (bits/dim)", col="batch", hue="peak lr", kind="line",
+                       height=3.2, aspect=1.3, palette=PALETTE[:frame["peak lr"].nunique()])
+    grid.set_titles("{col_name}")
+    grid.set(ylim=(None, 1.8))  # the first batches (above 3 bits/dim) would hide where the runs end
+    return grid
+
+
 def image_grid(images: torch.Tensor, ncol: int = 8, ax=None, title: str | None = None, levels: int = 256,
                known_rows: int | None = None, known_from: str = "top"):
     """A grid of integer images; ``known_rows`` outlines the given region of each (for completions)."""

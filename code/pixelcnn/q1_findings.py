@@ -1,8 +1,9 @@
 """Q1: the findings and claims of chapter 1.
 
-Each section's numbers come from one frozen findings object (``search_findings``, ``training_findings``,
-``cost_findings``, ``equal_depth_findings``); each claim its prose makes is a ``@claim`` below (its
-docstring quotes the sentence), run by ``check`` at render time and by ``tests/test_claims.py``.
+Each section's numbers come from one frozen findings object (``search_findings``, ``batch_findings``,
+``training_findings``; the comparisons with gated layers are in ``q1_gates``); each claim its prose makes is a
+``@claim`` below (its docstring quotes the sentence), run by ``check`` at render time and by
+``tests/test_claims.py``.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from . import cache, claims
 from .claims import claim
 from .data import TRAIN_SIZE
 from .q1 import (
-    at_equal_time,
-    curves,
-    equal_depth,
-    equal_depth_table,
-    minutes_per_step,
+    batch_table,
+    largest_jump,
     round_ratios,
     search_table,
     seed_table,
 )
-from .runs import EPOCH_STEPS, RECIPE, SEARCH_SEEDS, config, evaluation, trained
+from .runs import (
+    BATCH_IMAGES,
+    BATCH_SIZES,
+    SEARCH_SEEDS,
+    config,
+    evaluation,
+    trained,
+)
 
 SHOWN = 3  # decimals of bits/dim in the tables; gaps in the text are taken between the values as shown
 
@@ -109,7 +114,6 @@ def the_best_two_are_within_the_seed_spread(search: SearchFindings) -> bool:
 
 @dataclass(frozen=True)
 class TrainingFindings:
-    recipe: dict[str, dict]  # search-deep and recipe-batch32: metrics, batch size, warm-up share of the run
     batch_rates: dict[str, float]  # images/s of the Q1 architecture in the benchmark: "q1" (batch 32), "q1-first"
     batch_ratio: tuple[float, float]  # batch 32 over batch 128: the smallest and largest over the rounds
     q1: dict  # the Q1 run's metrics, config and what its curves show
@@ -122,43 +126,26 @@ class TrainingFindings:
 
 
 def training_findings(speed: dict, q1: cache.Entry, q1_first: cache.Entry) -> TrainingFindings:
-    recipe = {}
-    for name in ("search-deep", *RECIPE):
-        c = config(name)
-        recipe[name] = {**trained(name).metrics, "batch_size": c.batch_size, "epochs": c.max_steps / EPOCH_STEPS[
-            c.batch_size], "warmup_share": c.warmup_steps / c.max_steps}
     metrics = pd.read_csv(q1.path("metrics.csv"))
     val = metrics.dropna(subset=["val_bpd"])[["step", "val_bpd"]].reset_index(drop=True)
     # (the 1-based epoch whose NLL is higher, the NLL after the epoch before it, after it)
     rises = [(k + 2, val.val_bpd[k], val.val_bpd[k + 1]) for k in range(len(val) - 1)
              if val.val_bpd[k + 1] > val.val_bpd[k]]
-    train = metrics.dropna(subset=["train_bpd"]).set_index("step")["train_bpd"]
-    after_warmup = train[train.index > config("q1").warmup_steps * 3]
-    jumps = (after_warmup - train.ewm(span=25).mean().shift(1)[after_warmup.index]).dropna()
     half = config("q1").max_steps / 2
     first, last = val.val_bpd.iloc[0], val.val_bpd.iloc[-1]
     before_half = val[val.step <= half].val_bpd  # (a short run, as in the smoke profile, may have none)
     at_half = before_half.iloc[-1] if len(before_half) else first
     c, ratios = config("q1"), round_ratios(speed, "q1", "q1-first")
     return TrainingFindings(
-        recipe, {name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
+        {name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
         (min(ratios), max(ratios)),
         {**q1.metrics, "config": c, "epochs": q1.metrics["train_images"] / TRAIN_SIZE,
          "device": q1.manifest["hardware"]["device"]},
-        {**q1_first.metrics, "epochs": q1_first.metrics["train_images"] / TRAIN_SIZE},
+        {**q1_first.metrics, "config": config("q1-first"), "epochs": q1_first.metrics["train_images"] / TRAIN_SIZE},
         evaluation("pretrained")["test_bpd"], val.val_bpd.tolist(),
         max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
-        (int(jumps.idxmax()), float(jumps.max())) if len(jumps) else (0, 0.0),
+        largest_jump(metrics, config("q1").warmup_steps * 3),
         (at_half - last) / (first - last) if first != last else 0.0)
-
-
-@claim
-def smaller_batches_learn_more_per_image(training: TrainingFindings, search: SearchFindings) -> bool:
-    """"the same architecture trained on the same ... images in batches of 32 instead of 128 ... reached ...
-    validation bits/dim instead of ..., a gain far larger than any of the architecture changes"."""
-    small, large = training.recipe["recipe-batch32"], training.recipe["search-deep"]
-    spread = search.table["val bits/dim"].max() - search.table["val bits/dim"].min()
-    return small["train_images"] == large["train_images"] and large["val_bpd"] - small["val_bpd"] > max(0.02, spread)
 
 
 @claim
@@ -187,102 +174,78 @@ def most_of_the_gain_came_in_the_second_half(training: TrainingFindings) -> bool
     return training.tail_share > 0.5
 
 
-# --- What the simplification buys -----------------------------------------------------------------
+# --- The batch study ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class CostFindings:
-    simple_vs_gated: tuple[float, float, float]  # Q1's architecture over the course model: median, min, max
-    shifted_vs_masked: tuple[float, float, float]  # over the rounds of the benchmark
-    same_architecture: tuple[float, float, float]  # one architecture measured twice (q1-first, search-deep)
-    noise: float  # how far from 1 the ratio of one architecture to itself went in any round
-    matmul_bf16: float
-
-
-def cost_findings(speed: dict) -> CostFindings:
-    def summary(a: str, b: str) -> tuple[float, float, float]:
-        r = round_ratios(speed, a, b)
-        return float(pd.Series(r).median()), min(r), max(r)
-
-    same = summary("q1-first", "search-deep")
-    return CostFindings(summary("q1-first", "gated (course)"), summary("q1-first", "q1 (masked kernels)"), same,
-                        max(abs(same[1] - 1), abs(same[2] - 1)), speed["matmul_gflops"]["bfloat16"])
-
-
-@claim
-def the_benchmark_measured_one_architecture_twice(cost: CostFindings) -> bool:
-    """"two copies of one architecture (`q1-first` and `search-deep`) ...": they differ in run length only."""
-    return config("q1-first").replace(max_steps=1) == config("search-deep").replace(max_steps=1)
-
-
-@claim
-def the_simple_model_is_cheaper_than_the_gated_one(cost: CostFindings) -> bool:
-    """"Per training image, the Q1 architecture trains ... times as fast as the course's gated model": in every
-    round, by more than one architecture differs from itself."""
-    return cost.simple_vs_gated[1] > 1 + cost.noise
-
-
-@claim
-def shifted_kernels_are_not_faster(cost: CostFindings) -> bool:
-    """"the saved arithmetic did not make training faster here": shifted kernels never beat the masked ones by
-    more than the noise."""
-    return cost.shifted_vs_masked[2] <= 1 + cost.noise
-
-
-# --- Gates at equal depth -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EqualDepthFindings:
-    pair: dict  # equal_depth(speed)
-    table: pd.DataFrame  # equal_depth_table
-    curves: dict[str, pd.DataFrame]
-    minutes_per_step: dict[str, float]
-    equal_time: dict  # at_equal_time
-    speedup: float  # images/s, ungated over gated, in the benchmark
-    param_ratio: float  # parameters, gated over ungated
-    step_gap: float  # |val NLL difference| after the same steps, as shown
-    lower: str  # the run with the lower validation NLL
+class BatchFindings:
+    table: pd.DataFrame  # batch_table
+    grid: pd.DataFrame  # validation bits/dim as shown: a row per batch size, a column per peak learning rate
+    images: int  # the training images of every run of the study
+    warmup_share: float  # of every run's steps
+    best_rate: dict[int, float]  # per batch size, the peak rate with the lowest validation NLL
+    batch_gaps: pd.Series  # per peak rate, batch 128 minus batch 32, as shown
+    rate_gains: pd.DataFrame  # per batch size, how much each doubling of the peak rate lowers the NLL, as shown
     noise: float  # the largest seed range of a configuration of the search
-    gated_step_at_equal_time: int  # the gated run's step when the ungated run has finished
-    gated_warmup: int
-    gated_lr_share: float  # its learning rate then, as a share of the peak
-    first_kernels: dict[str, int]
+    warmup: tuple[float, float]  # batch 128 at the search's peak rate: validation NLL with the search's warm-up
+    # (half the run: search-deep) and with an eighth of it, as shown
+    largest_jump: float  # the largest rise of any run's training NLL above its moving average after warm-up
 
 
-def equal_depth_findings(speed: dict, search: SearchFindings) -> EqualDepthFindings:
-    pair = equal_depth(speed)
-    table, minutes = equal_depth_table(pair), minutes_per_step(pair)
-    equal_time = at_equal_time(pair)
-    shown = table["val bits/dim"].round(SHOWN)
-    gated = config("depth7-gated")
-    step = int(equal_time["minutes"] / minutes["depth7-gated"])
-    kernels = {"depth7-simple": config("depth7-simple").first_kernel_size,
-               "depth7-gated": 3}  # the course's first stack convolutions are 3 wide (models.GatedPixelCNN)
-    return EqualDepthFindings(
-        pair, table, curves(pair), minutes, equal_time,
-        table.loc["depth7-simple", "images/s"] / table.loc["depth7-gated", "images/s"],
-        table.loc["depth7-gated", "parameters"] / table.loc["depth7-simple", "parameters"],
-        round(abs(shown["depth7-gated"] - shown["depth7-simple"]), SHOWN), shown.idxmin(), search.noise,
-        step, gated.warmup_steps, gated.lr_factor(step), kernels)
+def batch_findings(search: SearchFindings) -> BatchFindings:
+    table = batch_table()
+    # (runs that one profile makes equal, as the smoke profile does, share a cell; a missing batch size is NaN)
+    grid = table.pivot_table(index="batch", columns="peak lr", values="val bits/dim", aggfunc="first").reindex(
+        BATCH_SIZES).round(SHOWN)
+    rate = config("search-deep").lr
+    with_search_warmup = round(trained("search-deep").metrics["val_bpd"], SHOWN)
+    return BatchFindings(table, grid, BATCH_IMAGES, float((table["warm-up steps"] / table["steps"]).iloc[0]),
+                         {int(b): float(row.idxmin()) for b, row in grid.iterrows() if row.notna().any()},
+                         (grid.loc[max(BATCH_SIZES)] - grid.loc[min(BATCH_SIZES)]).round(SHOWN),
+                         (-grid.diff(axis=1)).iloc[:, 1:].round(SHOWN), search.noise,
+                         (with_search_warmup, float(grid.loc[config("search-deep").batch_size, rate])),
+                         float(table["largest jump"].max()))
 
 
 @claim
-def the_gated_model_is_bigger_and_slower(depth: EqualDepthFindings) -> bool:
-    """"The gated model has ... times the parameters, and the ungated layers run ... times as many images per
-    second"."""
-    return depth.param_ratio > 1 and depth.speedup > 1
+def the_study_varies_only_batch_and_rate(batch: BatchFindings) -> bool:
+    """"every run sees the same ... images and warms up over the same share of its steps": the runs differ
+    from ``search-deep`` only in batch size, steps, warm-up and peak rate."""
+    same = {config(n).replace(batch_size=1, max_steps=1, warmup_steps=1, lr=1.0) for n in batch.table.index}
+    return (same == {config("search-deep").replace(batch_size=1, max_steps=1, warmup_steps=1, lr=1.0)}
+            and set(batch.table["steps"] * batch.table["batch"]) == {batch.images}
+            and len(set(batch.table["warm-up steps"] / batch.table["steps"])) == 1)
 
 
 @claim
-def per_step_the_pair_is_undecided(depth: EqualDepthFindings) -> bool:
-    """"Step for step, the two end ... apart ... we do not call this gap decided": it is within the largest
-    seed range of the search."""
-    return depth.step_gap <= depth.noise
+def smaller_batches_learn_more_from_the_same_images(batch: BatchFindings) -> bool:
+    """"At every peak rate, batches of 32 end ... below batches of 128, several times the seed range"."""
+    return bool((batch.batch_gaps > 3 * batch.noise).all())
 
 
 @claim
-def at_equal_time_the_gated_run_is_still_at_a_high_rate(depth: EqualDepthFindings) -> bool:
-    """"at that time the gated run has taken only ... of its ... steps, ... still at ...% of its peak learning
-    rate, while the ungated run has annealed its rate to zero"."""
-    return depth.gated_lr_share > 0.5 and depth.gated_step_at_equal_time < config("depth7-gated").max_steps
+def a_higher_peak_rate_is_better_at_both_batch_sizes(batch: BatchFindings) -> bool:
+    """"A higher peak rate is better at both batch sizes ...: each doubling lowers the validation NLL by ...,
+    more than the seed range. The best rate is the highest tried"."""
+    top = float(batch.grid.columns.max())
+    return bool((batch.rate_gains.to_numpy() > batch.noise).all()) and set(batch.best_rate.values()) == {top}
+
+
+@claim
+def the_warmup_share_does_not_matter_here(batch: BatchFindings) -> bool:
+    """"The warm-up share does not matter here ... within the seed range"."""
+    return abs(batch.warmup[0] - batch.warmup[1]) <= batch.noise
+
+
+@claim
+def no_run_of_the_study_is_unstable(batch: BatchFindings) -> bool:
+    """"No run of the study jumps: the training NLL of no run rises more than ... above its moving average"."""
+    return batch.largest_jump < 0.1
+
+
+
+@claim
+def q1_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"Its batch size is the one the study supports; its peak rate ... is not the study's best"."""
+    best_batch = int(batch.grid.min(axis=1).idxmin())
+    return training.q1["config"].batch_size == best_batch and training.q1["config"].lr < batch.best_rate[best_batch]

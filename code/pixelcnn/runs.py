@@ -28,10 +28,12 @@ SEARCH = {
     "search-kernel5": Config(layers=5, channels=64, kernel_size=5, first_kernel_size=7, max_steps=SEARCH_STEPS),
     "search-wide": Config(layers=5, channels=96, kernel_size=3, first_kernel_size=7, max_steps=SEARCH_STEPS),
 }
-# Every configuration of the search again with other seeds (initialisation and data order): how large a gap
-# between two configurations can be by chance.
-SEARCH_SEEDS = (42, 43)  # (seed 44 of every configuration: still to be trained)
-SEARCH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in SEARCH.items() for seed in SEARCH_SEEDS[1:]}
+# Every comparison over seeds trains each of its configurations with these seeds (initialisation and data
+# order): how large a gap between two configurations can be by chance. ``name`` is the first seed's run,
+# ``name-seed43`` the next (``seed_runs``).
+SEEDS = (42, 43, 44)
+SEARCH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in SEARCH.items() for seed in SEEDS[1:]}
+SEARCH_SEEDS = SEEDS[:2]  # the seeds the search reads: its seed-44 runs are declared but not yet trained
 # The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
 RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
 EPOCH_STEPS = {128: 391, 32: 1563}  # optimizer steps per epoch of the 50,000 training images, by batch size
@@ -45,7 +47,7 @@ EQUAL_DEPTH = {"depth7-simple": Q1_FIRST.replace(layers=7, max_steps=SEARCH_STEP
                "depth7-gated": Config(arch="gated", channels=Q1_FIRST.channels, lr=Q1_FIRST.lr,
                                       batch_size=Q1_FIRST.batch_size, max_steps=SEARCH_STEPS)}
 EQUAL_DEPTH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in EQUAL_DEPTH.items()
-                       for seed in SEARCH_SEEDS[1:]}
+                       for seed in SEEDS[1:]}
 # For a comparison at equal time, the ungated run's schedule stretched to end when the gated run's does: 297
 # steps take as long at depth7-simple's side-by-side throughput as the gated run's 200 at its own (the
 # rates of the benchmark entry; chapter 1 is to check the match when it shows these runs).
@@ -53,20 +55,25 @@ EQUAL_TIME_STEPS = 297
 EQUAL_TIME = {f"depth7-simple-equal-time{suffix}": c.replace(max_steps=EQUAL_TIME_STEPS)
               for suffix, c in (("", EQUAL_DEPTH["depth7-simple"]),
                                 *((f"-seed{seed}", EQUAL_DEPTH["depth7-simple"].replace(seed=seed))
-                                  for seed in SEARCH_SEEDS[1:]))}
+                                  for seed in SEEDS[1:]))}
 # The batch study: the deep configuration on the same images (the search's budget at batch 128) in batches of
 # 32 and of 128, each warming up over an eighth of its steps, at three peak learning rates.
 BATCH_IMAGES = SEARCH_STEPS * 128
+BATCH_SIZES = (32, 128)
 BATCH_STUDY = {f"batch{b}-lr{lr:g}": SEARCH["search-deep"].replace(
     batch_size=b, max_steps=BATCH_IMAGES // b, warmup_steps=BATCH_IMAGES // b // 8, lr=lr)
-    for b in (32, 128) for lr in (1e-3, 2e-3, 4e-3)}
+    for b in BATCH_SIZES for lr in (1e-3, 2e-3, 4e-3)}
+# The longer Q1 run, with the recipe the batch study supports (batches of 32, the study's best peak rate,
+# a warm-up over an eighth of the steps), for 16 epochs; once trained it is to become ``q1`` (and everything
+# computed from the Q1 model follows it).
+Q1_LONG = Q1.replace(lr=4e-3, max_steps=EPOCH_STEPS[32] * 16, warmup_steps=EPOCH_STEPS[32] * 16 // 8)
 # The reverse-order model of Q3: the Q1 architecture with batch 32 on images rotated by 180 degrees, 2 epochs.
 REVERSE = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 2, reverse=True)
 # Tiny models on 3x3 binary images, small enough to enumerate all 512 images exactly (Q2).
 TINY = Config(image_size=3, levels=2, channels=16, layers=2, kernel_size=3, first_kernel_size=3, batch_size=256,
               max_steps=300, warmup_steps=20, lr=5e-3, precision="32-true")
 RUNS = {**SEARCH, **SEARCH_REPEATS, **RECIPE, **EQUAL_DEPTH, **EQUAL_DEPTH_REPEATS, **EQUAL_TIME, **BATCH_STUDY,
-        "q1": Q1, "q1-first": Q1_FIRST,
+        "q1": Q1, "q1-first": Q1_FIRST, "q1-long": Q1_LONG,
         "q2": Q1_FIRST.replace(arch="noncausal"), "reverse": REVERSE, "tiny-causal": TINY,
         "tiny-noncausal": TINY.replace(arch="noncausal")}
 
@@ -144,9 +151,9 @@ def config(name: str) -> Config:
     return run.replace(**b["runs"]) if b["runs"] else run
 
 
-def seed_runs(name: str) -> dict[int, str]:
-    """The runs of one configuration with each of ``SEARCH_SEEDS``: ``name`` (the first seed), ``name-seed43``..."""
-    return {SEARCH_SEEDS[0]: name, **{seed: f"{name}-seed{seed}" for seed in SEARCH_SEEDS[1:]}}
+def seed_runs(name: str, seeds: tuple[int, ...] = SEEDS) -> dict[int, str]:
+    """The runs of one configuration with each of ``seeds``: ``name`` (the first seed), ``name-seed43``..."""
+    return {seeds[0]: name, **{seed: f"{name}-seed{seed}" for seed in seeds[1:]}}
 
 
 def command(name: str) -> str:
