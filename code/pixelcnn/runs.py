@@ -33,7 +33,7 @@ SEARCH = {
 # ``name-seed43`` the next (``seed_runs``).
 SEEDS = (42, 43, 44)
 SEARCH_REPEATS = {f"{name}-seed{seed}": c.replace(seed=seed) for name, c in SEARCH.items() for seed in SEEDS[1:]}
-SEARCH_SEEDS = SEEDS[:2]  # the seeds the search reads: its seed-44 runs are declared but not yet trained
+SEARCH_SEEDS = SEEDS  # the seeds the search reads
 # The training recipe at equal images: the deep configuration with smaller batches (more updates per image).
 RECIPE = {"recipe-batch32": SEARCH["search-deep"].replace(batch_size=32, max_steps=SEARCH_STEPS * 4)}
 EPOCH_STEPS = {128: 391, 32: 1563}  # optimizer steps per epoch of the 50,000 training images, by batch size
