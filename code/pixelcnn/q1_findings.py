@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import cache, claims
 from .claims import claim
+from .config import Config
 from .data import TRAIN_SIZE
 from .q1 import (
     batch_table,
@@ -211,8 +212,10 @@ def batch_findings(search: SearchFindings) -> BatchFindings:
 def the_study_varies_only_batch_and_rate(batch: BatchFindings) -> bool:
     """"every run sees the same ... images and warms up over the same share of its steps": the runs differ
     from ``search-deep`` only in batch size, steps, warm-up and peak rate."""
-    same = {config(n).replace(batch_size=1, max_steps=1, warmup_steps=1, lr=1.0) for n in batch.table.index}
-    return (same == {config("search-deep").replace(batch_size=1, max_steps=1, warmup_steps=1, lr=1.0)}
+    def rest(name: str) -> Config:  # the config without what the study varies
+        return config(name).replace(batch_size=1, max_steps=1, warmup_steps=1, lr=1.0)
+
+    return ({rest(n) for n in batch.table.index} == {rest("search-deep")}
             and set(batch.table["steps"] * batch.table["batch"]) == {batch.images}
             and len(set(batch.table["warm-up steps"] / batch.table["steps"])) == 1)
 
