@@ -37,3 +37,12 @@ def course_checkpoint() -> Path:
             _UNAVAILABLE[key] = "cannot be downloaded" if "download failed" in str(error) else "not found"
     pytest.skip(f"needs the course checkpoint PixelCNN.ckpt ({_UNAVAILABLE[key]}): download {URL} and "
                 f"set PIXELCNN_PRETRAINED=/path/to/PixelCNN.ckpt")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (more only add synchronisation on a shared CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

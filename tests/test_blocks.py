@@ -28,13 +28,7 @@ def fitted_reverse(model, levels: int, seed: int) -> pixelcnn.models.PixelCNNBas
                                    data, torch.full((2048,), 1 / 2048), steps=60)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (more only add synchronisation on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -57,15 +57,17 @@ def passes(proposal: str, block: tuple[int, int]) -> dict[str, int]:
 
 
 def block_update(model: PixelCNNBase, reverse: PixelCNNBase | None, x: torch.Tensor, log_cond: torch.Tensor,
-                 block: tuple[int, int], proposal: str, generator: torch.Generator) -> BlockUpdate:
+                 block: tuple[int, int], proposal: str, generator: torch.Generator, known_from: int | None = None,
+                 beta: float | torch.Tensor = 1.0) -> BlockUpdate:
     """Propose raster pixels [a, b) of every chain x [B, 1, H, W] from ``proposal`` ("forward" or "reverse")
-    and accept with the exact Metropolis-Hastings ratio; ``log_cond`` is the chains' current forward pass."""
+    and accept with the exact Metropolis-Hastings ratio; ``log_cond`` is the chains' current forward pass.
+    ``known_from`` and ``beta`` make the target the tempered one of ``smc`` (``mcmc.later_log_ratio``)."""
     a, b = block
     n, size = len(x), x[0].numel()
     if not 0 <= a < b <= size or proposal not in PROPOSALS:
         raise ValueError(f"need a block 0 <= a < b <= {size} and a proposal in {PROPOSALS}; got {block}, {proposal}")
     if proposal == "forward" and b - a == 1:  # the single-site move: its proposal is in the current pass
-        step = mcmc.update(model, x, log_cond, a, generator)
+        step = mcmc.update(model, x, log_cond, a, generator, known_from, beta)
         changed = (step.x.view(n, -1)[:, a] != x.view(n, -1)[:, a]).double()
         return BlockUpdate(step.x, step.log_cond, step.log_ratio, step.accepted, changed)
     if proposal == "forward":
@@ -78,8 +80,7 @@ def block_update(model: PixelCNNBase, reverse: PixelCNNBase | None, x: torch.Ten
     x_new.view(n, -1)[:, a:b] = drawn.reshape(n, -1)[:, a:b]
     log_cond_new = mcmc.log_conditionals(model, x_new)
     first = b if proposal == "forward" else a  # the forward factors that do not cancel with the proposal
-    log_ratio = (mcmc.own_log_probs(log_cond_new, x_new)[:, first:].double().sum(1)
-                 - mcmc.own_log_probs(log_cond, x)[:, first:].double().sum(1))
+    log_ratio = mcmc.later_log_ratio(log_cond_new, x_new, log_cond, x, first, known_from, beta)
     if proposal == "reverse":  # + log q(x_B | rest) - log q(x'_B | rest), both from one pass of the reverse model
         log_q = inf.pixel_log_probs(reverse, inf.rotate(torch.cat([x, x_new])))[:, size - b:size - a]
         log_q = log_q.double().sum(1)
@@ -116,12 +117,13 @@ class BlockChains:
 
 def chains(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tensor, known_from: int, sweeps: int,
            generator: torch.Generator, *, schedule: list[tuple[str, int, int]], sites: int = 0,
-           pixel: int | None = None, thin: int = 1) -> BlockChains:
+           pixel: int | None = None, thin: int = 1, beta: float | torch.Tensor = 1.0) -> BlockChains:
     """Run one chain per image [B, 1, H, W] over the raster prefix 0..known_from-1; the other pixels stay fixed.
 
     A sweep applies every (proposal, a, b) of ``schedule`` in order, then ``sites`` single-site updates at
     unknown pixels drawn uniformly, then (with ``pixel``) a single-site update of that pixel, recorded as
-    ``mcmc`` does. To continue a run, start again from its last samples (one extra pass)."""
+    ``mcmc`` does. To continue a run, start again from its last samples (one extra pass). With ``beta`` (a
+    number or one per chain [B]) the chains target ``smc``'s tempered p(x_<k) p(x_>=k | x_<k)^beta."""
     check_images(images, model.levels)
     if any(not 0 <= a < b <= known_from for _, a, b in schedule) or sites < 0 or sweeps < 1 or thin < 1:
         raise ValueError(f"need blocks inside 0..{known_from - 1}, sites >= 0, sweeps >= 1, thin >= 1")
@@ -141,20 +143,20 @@ def chains(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
         changed = torch.zeros(len(names), n, dtype=torch.float64)
         for m, (proposal, a, b) in enumerate(schedule):
             clock = time.perf_counter()
-            step = block_update(model, reverse, x, log_cond, (a, b), proposal, generator)
+            step = block_update(model, reverse, x, log_cond, (a, b), proposal, generator, known_from, beta)
             x, log_cond = step.x, step.log_cond
             acceptance[m], changed[m] = step.accepted.double(), step.changed
             seconds[m] += time.perf_counter() - clock
         clock = time.perf_counter()
         for j in torch.randint(0, known_from, (sites,), generator=generator).tolist():
-            step = block_update(model, None, x, log_cond, (j, j + 1), "forward", generator)
+            step = block_update(model, None, x, log_cond, (j, j + 1), "forward", generator, known_from, beta)
             x, log_cond = step.x, step.log_cond
             acceptance[-1] += step.accepted.double() / sites
             changed[-1] += step.changed / sites
         seconds[-1] += time.perf_counter() - clock
         if pixel is not None:
             current = x.view(n, -1)[:, pixel]
-            step = mcmc.update(model, x, log_cond, pixel, generator)
+            step = mcmc.update(model, x, log_cond, pixel, generator, known_from, beta)
             x, log_cond = step.x, step.log_cond
             alpha = step.log_ratio.clamp(max=0).exp().unsqueeze(1)
             out["recycled"].append(alpha * F.one_hot(step.proposed, levels) + (1 - alpha) * F.one_hot(current, levels))

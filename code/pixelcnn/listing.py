@@ -28,6 +28,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "Q3: the reverse-order model as a proposal": ("estimators.sample_before", "estimators.reverse_proposals"),
     "Q3: one Metropolis-within-Gibbs update": ("mcmc.update",),
     "Q3: one block Metropolis-Hastings move": ("blocks.block_update",),
+    "Q3: tempering from the prior (sequential Monte Carlo)": ("smc.next_beta", "smc.temper"),
     "Q3: (d) by reverse proposals, Rao-Blackwellised": ("q3.d_estimates.full_conditionals",
                                                         "q3.d_estimates.rb_reverse.compute"),
 }

@@ -53,10 +53,25 @@ class Update(NamedTuple):
     accepted: torch.Tensor  # bool [B]
 
 
+def later_log_ratio(log_cond_new: torch.Tensor, x_new: torch.Tensor, log_cond: torch.Tensor, x: torch.Tensor,
+                    first: int, known_from: int | None = None, beta: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """log prod_{i >= first} p(x'_i | x'_<i) / p(x_i | x_<i) [B] in float64. With ``known_from`` and ``beta``
+    (a number or one per chain [B]) the factors of the known pixels i >= known_from are raised to beta: the
+    ratio of the tempered target p(x_<k) p(x_>=k | x_<k)^beta (``smc``)."""
+    new, old = own_log_probs(log_cond_new, x_new).double(), own_log_probs(log_cond, x).double()
+    if known_from is None or (isinstance(beta, float) and beta == 1.0):
+        return new[:, first:].sum(1) - old[:, first:].sum(1)
+    split = max(first, known_from)
+    beta = torch.as_tensor(beta, dtype=torch.float64)
+    return (new[:, first:split].sum(1) - old[:, first:split].sum(1)
+            + beta * (new[:, split:].sum(1) - old[:, split:].sum(1)))
+
+
 def update(model: PixelCNNBase, x: torch.Tensor, log_cond: torch.Tensor, index: int,
-           generator: torch.Generator) -> Update:
+           generator: torch.Generator, known_from: int | None = None, beta: float | torch.Tensor = 1.0) -> Update:
     """Propose x_index ~ p(x_index | x_<index) from ``log_cond`` (the chains' current pass) and accept with
-    the likelihood ratio of the later pixels: one forward pass."""
+    the likelihood ratio of the later pixels: one forward pass. ``known_from`` and ``beta`` temper the
+    known pixels' factors (``later_log_ratio``)."""
     b = len(x)
     cdf = log_cond[:, :, index].double().exp().cumsum(1)
     u = torch.rand(b, 1, generator=generator, dtype=torch.float64)
@@ -64,9 +79,7 @@ def update(model: PixelCNNBase, x: torch.Tensor, log_cond: torch.Tensor, index: 
     x_new = x.clone(memory_format=torch.contiguous_format)
     x_new.view(b, -1)[:, index] = proposed
     log_cond_new = log_conditionals(model, x_new)
-    later = slice(index + 1, None)
-    log_ratio = (own_log_probs(log_cond_new, x_new)[:, later].double().sum(1)
-                 - own_log_probs(log_cond, x)[:, later].double().sum(1))
+    log_ratio = later_log_ratio(log_cond_new, x_new, log_cond, x, index + 1, known_from, beta)
     accepted = torch.rand(b, generator=generator, dtype=torch.float64).log() < log_ratio
     return Update(torch.where(accepted.view(b, 1, 1, 1), x_new, x),
                   torch.where(accepted.view(b, 1, 1), log_cond_new, log_cond), proposed, log_ratio, accepted)

@@ -5,7 +5,8 @@ the held-out check (cached); ``tables``: their tables and what each method costs
 approximation against enumeration on tiny models (one tiny-model helper for both checks: ``tiny_model``);
 ``tiny_mcmc``: the MCMC chains' check and the block moves' check. ``starts`` and ``chains``: the MCMC chains
 of (d) and (g) on MNIST, the (g) pools and the forward model's scores of them (cached); ``block_chains``: the
-chains with block moves; ``d_estimates``: the (d) importance samplers over seeds, plain and Rao-Blackwellised
+chains with block moves; ``tempering``: (d) and (g) by tempering from the prior (``smc``); ``d_estimates``:
+the (d) importance samplers over seeds, plain and Rao-Blackwellised
 (cached). ``judged``: how the chains are read; ``mcmc_findings``, ``d_judged``, ``g_judged``: what the chains
 and the estimators say. ``claims``: the chapter's claims, checked on its findings.
 """

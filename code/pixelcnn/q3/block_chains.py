@@ -24,7 +24,7 @@ from . import HALF, MIDDLE, MIDDLE_INDEX, MODEL, SIZE, STARTS
 from .starts import chain_setup, starting_states
 
 
-def _setting(question: str) -> tuple[list[int], int, int]:
+def question_setting(question: str) -> tuple[list[int], int, int]:
     """The conditioning test images, the first known raster pixel and the tracked pixel (or None) of a question."""
     images = budget()["mcmc"]["d_images"] if question == "d" else budget()["q3_images"]
     return list(images), (MIDDLE_INDEX + 1 if question == "d" else HALF), (MIDDLE_INDEX if question == "d" else None)
@@ -34,7 +34,7 @@ def probe(question: str, rows: tuple[int, ...] = (1, 2, 4, 14), sweeps: int = 2,
     """Per proposal and block height (rows): one schedule of blocks covering the unknown pixels, run for
     ``sweeps`` sweeps from the report's starts (3 chains per start and image). Not cached: a measurement."""
     model, reverse = load_identity(identity(MODEL)), load_identity(identity("reverse"))
-    images, known_from, _ = _setting(question)
+    images, known_from, _ = question_setting(question)
     x = load_images("test")[images].long()
     starts = starting_states(model, reverse, x, known_from, budget()["mcmc"]["chains_per_start"],
                              torch.Generator().manual_seed(seed))
@@ -83,7 +83,7 @@ class BlockChains:
 def _chains_inputs(question: str, seed: int = 0) -> dict:
     """Everything the block chains of question "d" or "g" depend on."""
     b = budget()["blocks"]
-    images, _, _ = _setting(question)
+    images, _, _ = question_setting(question)
     return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
             "images": images, "chains_per_start": budget()["mcmc"]["chains_per_start"],
             "schedule": [list(move) for move in b["schedule"]], "sites": b["sites"], "sweeps": b["sweeps"],

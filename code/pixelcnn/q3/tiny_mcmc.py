@@ -186,6 +186,12 @@ TINY_BLOCKS = {"size": (4, 3), "levels": 3, "sharpness": 16.0, "chains": 200, "s
                "single_site_above": 0.5, "blocks_within": 0.02, "unknown": {"d": 8, "g": 6}}
 
 
+# Tempering (``smc``) on the same sharp model and image, with forward moves only (no reverse model): the
+# particles per run, the sweeps of moves per step, the seeds, and the bounds the test asserts (TV of the answer to
+# enumeration, and the log evidence's error in nats).
+TINY_TEMPERING = {"particles": 1000, "sweeps": 2, "seeds": (0, 1), "within": 0.03, "evidence_within_nats": 0.25}
+
+
 def tiny_block_schedule(known_from: int, width: int) -> list[tuple[str, int, int]]:
     """The test's schedule: every row by reverse proposals, then the whole prefix by reverse and by forward
     proposals (independence moves); a sweep ends with ``known_from`` single-site updates."""

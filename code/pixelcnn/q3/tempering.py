@@ -1,0 +1,82 @@
+"""Q3's (d) and (g) on MNIST by tempering from the prior (``smc``): particles instead of chains with starts.
+
+``tempering(question, seed)``: the particles of question "d" or "g" for the images of ``block_chains`` (the same
+conditioning images as the chains), moved by the block chains' schedule with the tempered target, cached and
+resumable (saved after every tempering step). Two seeds per question are the check: runs that agree on the
+answer and on the evidence. ``agreement`` reads a pair of runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .. import blocks, cache, smc
+from .. import inference as inf
+from ..data import load_images
+from ..runs import budget, identity, load_identity
+from . import MIDDLE, MODEL, SIZE
+from .block_chains import question_setting
+
+
+@dataclass(frozen=True)
+class Tempered:
+    """One tempering run of a question: G images x n particles, T steps, M moves per sweep (``smc.Particles``)."""
+
+    inputs: dict  # ``tempering.inputs(question, seed)``: the models, the images, the budget, the schedule, the seed
+    images: torch.Tensor  # long [G, 1, 28, 28]: the conditioning test images
+    samples: torch.Tensor  # uint8 [G * n, 1, 28, 28]: the particles
+    log_weights: torch.Tensor  # [G, n]
+    betas: torch.Tensor  # [T + 1, G]
+    ess: torch.Tensor  # [T, G]
+    resampled: torch.Tensor  # bool [T, G]
+    log_evidence: torch.Tensor  # [G]: log p(given pixels) in nats
+    moves: list  # [M]
+    acceptance: torch.Tensor  # [T, M, G]
+    changed: torch.Tensor  # [T, M, G]
+    passes: torch.Tensor  # [M, 3]
+    sweeps: int
+    seconds: float
+    pixel_posterior: torch.Tensor  # (d) [G, 256]: the middle pixel, Rao-Blackwellised (empty for (g))
+
+
+def _tempering_inputs(question: str, seed: int = 0) -> dict:
+    """Everything a tempering run of question "d" or "g" depends on."""
+    b = budget()["tempering"]
+    images, _, _ = question_setting(question)
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
+            "images": images, "particles": b["particles"], "schedule": [list(move) for move in b["schedule"]],
+            "sites": b["sites"], "sweeps": b["sweeps"], "ess_target": b["ess_target"], "seed": seed}
+
+
+@cache.declare("q3-tempering", Tempered, _tempering_inputs, cases=())
+def tempering(inputs: dict) -> dict:
+    """The particles of one tempering run (resumable; hours on a CPU, minutes on a GPU)."""
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    _, known_from, _ = question_setting(inputs["question"])
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    x = load_images("test")[inputs["images"]].long()
+    schedule = [(p, a, b) for p, rows in inputs["schedule"]
+                for a, b in blocks.row_blocks(known_from, SIZE[1], rows or SIZE[0])]
+    checkpoint = cache.work_folder("estimate", inputs) / "particles.pt"
+    particles = smc.temper(model, reverse, x, known_from, inputs["particles"],
+                           torch.Generator().manual_seed(inputs["seed"]), schedule=schedule, sites=inputs["sites"],
+                           sweeps=inputs["sweeps"], ess_target=inputs["ess_target"], checkpoint=checkpoint,
+                           progress=True)
+    posterior = smc.pixel_posterior(model, particles, middle) if inputs["question"] == "d" else torch.zeros(0)
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
+            "pixel_posterior": posterior}
+
+
+def agreement(a: Tempered, b: Tempered) -> dict[str, torch.Tensor]:
+    """Two runs of one question with different seeds, per image [G]: the difference of their log2 evidence, and
+    for (d) the total variation and the difference of the mean level between their middle-pixel posteriors."""
+    out = {"log2 evidence difference": (a.log_evidence - b.log_evidence).abs() / torch.log(torch.tensor(2.0))}
+    if len(a.pixel_posterior):
+        levels = torch.arange(a.pixel_posterior.shape[-1], dtype=torch.float64)
+        out |= {"TV": inf.total_variation(a.pixel_posterior, b.pixel_posterior),
+                "mean level difference": ((a.pixel_posterior - b.pixel_posterior) * levels).sum(-1).abs()}
+    return out
