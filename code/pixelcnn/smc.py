@@ -29,9 +29,9 @@ import torch
 from tqdm import tqdm
 
 from . import blocks, mcmc
+from . import estimators as est
 from . import inference as inf
 from .models import PixelCNNBase, check_images
-from .sampling import sample
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,6 @@ def systematic_resample(log_w: torch.Tensor, generator: torch.Generator) -> torc
     return torch.searchsorted(cdf, u).clamp(max=n - 1)
 
 
-def prior_particles(model: PixelCNNBase, images: torch.Tensor, known_from: int, n: int,
-                    generator: torch.Generator) -> torch.Tensor:
-    """n copies of each image [G, 1, H, W] with the prefix 0..known_from-1 drawn from the model's prior (exact
-    ancestral sampling of the prefix alone): long [G * n, 1, H, W]."""
-    out = images.long().repeat_interleave(n, dim=0)
-    drawn = sample(model, images=out, start=0, stop=known_from, generator=generator)
-    out.view(len(out), -1)[:, :known_from] = drawn.view(len(out), -1)[:, :known_from]
-    return out
-
-
 def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tensor, known_from: int, n: int,
            generator: torch.Generator, *, schedule: list[tuple[str, int, int]], sites: int = 0, sweeps: int = 1,
            ess_target: float = 0.5, checkpoint: Path | None = None, progress: bool = False) -> Particles:
@@ -118,7 +108,7 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
         generator.set_state(state.pop("generator"))
     else:
         clock = time.perf_counter()
-        x = prior_particles(model, images, known_from, n, generator)
+        x = torch.cat([est.prior_starts(model, image.unsqueeze(0), known_from, n, generator) for image in images])
         state = {"x": x, "log_w": torch.zeros(groups, n, dtype=torch.float64), "betas": [torch.zeros(groups)],
                  "log_z": torch.zeros(groups, dtype=torch.float64), "ess": [], "resampled": [], "acceptance": [],
                  "changed": [], "moves": [], "passes": torch.zeros(0, 3, dtype=torch.long),

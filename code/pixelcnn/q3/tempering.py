@@ -3,7 +3,7 @@
 ``tempering(question, seed)``: the particles of question "d" or "g" for the images of ``block_chains`` (the same
 conditioning images as the chains), moved by the block chains' schedule with the tempered target, cached and
 resumable (saved after every tempering step). Two seeds per question are the check: runs that agree on the
-answer and on the evidence. ``agreement`` reads a pair of runs.
+answer and on the evidence.
 """
 
 from __future__ import annotations
@@ -70,13 +70,3 @@ def tempering(inputs: dict) -> dict:
     return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
             "pixel_posterior": posterior}
 
-
-def agreement(a: Tempered, b: Tempered) -> dict[str, torch.Tensor]:
-    """Two runs of one question with different seeds, per image [G]: the difference of their log2 evidence, and
-    for (d) the total variation and the difference of the mean level between their middle-pixel posteriors."""
-    out = {"log2 evidence difference": (a.log_evidence - b.log_evidence).abs() / torch.log(torch.tensor(2.0))}
-    if len(a.pixel_posterior):
-        levels = torch.arange(a.pixel_posterior.shape[-1], dtype=torch.float64)
-        out |= {"TV": inf.total_variation(a.pixel_posterior, b.pixel_posterior),
-                "mean level difference": ((a.pixel_posterior - b.pixel_posterior) * levels).sum(-1).abs()}
-    return out
