@@ -25,7 +25,7 @@ def committed(monkeypatch):
 def chapter_1(committed) -> dict:
     speed = run_and_cache().metrics
     search = f1.search_findings(speed)
-    return {"search": search, "training": f1.training_findings(speed, runs.trained("q1"), runs.trained("q1-first")),
+    return {"search": search, "training": f1.training_findings(speed),
             "batch": f1.batch_findings(search), "cost": g1.cost_findings(speed),
             "depth": g1.equal_depth_findings(speed, search)}
 

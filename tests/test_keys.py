@@ -90,6 +90,15 @@ def test_the_committed_cache_holds_every_result_of_the_report(name, monkeypatch)
     assert cache.lookup(kind, declare(), root=project_root() / "cache") is not None, f"{name}: no committed entry"
 
 
+def test_the_committed_cache_holds_nothing_else(monkeypatch):
+    """Every committed entry is a declared result of the report, the benchmark or a named run: nothing stale."""
+    monkeypatch.delenv("PIXELCNN_PROFILE", raising=False)
+    expected = {f"{kind}-{cache.entry_key(kind, declare())}" for kind, declare in RESULTS.values()}
+    expected |= {f"train-{cache.entry_key('train', runs.config(name).to_dict())}" for name in runs.RUNS}
+    committed = {p.parent.name for p in (project_root() / "cache").glob("*/manifest.json")}
+    assert committed <= expected, f"entries that nothing reads: {sorted(committed - expected)}"
+
+
 def fake_reverse(inputs: dict) -> dict:
     calls.append(inputs)
     n = inputs["results"]["budget"]["completions"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import cache, claims
+from . import claims
 from .claims import claim
 from .config import Config
 from .data import TRAIN_SIZE
@@ -76,8 +76,8 @@ def search_findings(speed: dict) -> SearchFindings:
 
 @claim
 def the_q1_run_has_the_chosen_architecture(search: SearchFindings) -> bool:
-    """"The Q1 model is therefore the chosen configuration trained with batches of ...": it differs from
-    ``search-deep`` only in batch size and length."""
+    """"The Q1 model is the chosen configuration trained with batches of ...": it differs from ``search-deep``
+    only in batch size and length."""
     return config("q1").replace(max_steps=1, batch_size=1) == config(search.chosen).replace(max_steps=1, batch_size=1)
 
 
@@ -114,39 +114,74 @@ def the_best_two_are_within_the_seed_spread(search: SearchFindings) -> bool:
 
 
 @dataclass(frozen=True)
-class TrainingFindings:
-    batch_rates: dict[str, float]  # images/s of the Q1 architecture in the benchmark: "q1" (batch 32), "q1-first"
-    batch_ratio: tuple[float, float]  # batch 32 over batch 128: the smallest and largest over the rounds
-    q1: dict  # the Q1 run's metrics, config and what its curves show
-    q1_first: dict
-    course_test_bpd: float
+class Curves:
+    """What the logged NLL of one run shows."""
+
     val_by_epoch: list[float]
     rise: tuple[int, float, float]  # (epoch, NLL after the epoch before, after it): the largest rise (none: equal)
-    spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump
+    spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump after warm-up
+    spike_rate: float  # the learning rate at that step, as a share of the peak
+    lowest: tuple[int, float]  # (epoch, NLL): the run's lowest validation NLL
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
 
 
-def training_findings(speed: dict, q1: cache.Entry, q1_first: cache.Entry) -> TrainingFindings:
-    metrics = pd.read_csv(q1.path("metrics.csv"))
+def curves_of(name: str) -> Curves:
+    """The curves of the named run: its validation NLL by epoch, its largest rise and jump, its late gain."""
+    c, metrics = config(name), pd.read_csv(trained(name).path("metrics.csv"))
     val = metrics.dropna(subset=["val_bpd"])[["step", "val_bpd"]].reset_index(drop=True)
     # (the 1-based epoch whose NLL is higher, the NLL after the epoch before it, after it)
     rises = [(k + 2, val.val_bpd[k], val.val_bpd[k + 1]) for k in range(len(val) - 1)
              if val.val_bpd[k + 1] > val.val_bpd[k]]
-    half = config("q1").max_steps / 2
     first, last = val.val_bpd.iloc[0], val.val_bpd.iloc[-1]
-    before_half = val[val.step <= half].val_bpd  # (a short run, as in the smoke profile, may have none)
+    before_half = val[val.step <= c.max_steps / 2].val_bpd  # (a short run, as in the smoke profile, may have none)
     at_half = before_half.iloc[-1] if len(before_half) else first
-    c, ratios = config("q1"), round_ratios(speed, "q1", "q1-first")
-    return TrainingFindings(
-        {name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
-        (min(ratios), max(ratios)),
-        {**q1.metrics, "config": c, "epochs": q1.metrics["train_images"] / TRAIN_SIZE,
-         "device": q1.manifest["hardware"]["device"]},
-        {**q1_first.metrics, "config": config("q1-first"), "epochs": q1_first.metrics["train_images"] / TRAIN_SIZE},
-        evaluation("pretrained")["test_bpd"], val.val_bpd.tolist(),
-        max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
-        largest_jump(metrics, config("q1").warmup_steps * 3),
-        (at_half - last) / (first - last) if first != last else 0.0)
+    spike = largest_jump(metrics, c.warmup_steps)
+    return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
+                  spike, c.lr_factor(spike[0]), (int(val.val_bpd.idxmin()) + 1, float(val.val_bpd.min())),
+                  (at_half - last) / (first - last) if first != last else 0.0)
+
+
+TRAINED = ("q1-first", "q1", "q1-long")  # the runs of the chosen configuration, in the order they were made
+
+
+@dataclass(frozen=True)
+class TrainingFindings:
+    batch_rates: dict[str, float]  # images/s of the Q1 architecture in the benchmark: "q1" (batch 32), "q1-first"
+    batch_ratio: tuple[float, float]  # batch 32 over batch 128: the smallest and largest over the rounds
+    runs: dict[str, dict]  # per run of ``TRAINED``: its metrics, config, epochs, device and Curves ("curves")
+    course_test_bpd: float
+
+    @property
+    def q1_first(self) -> dict:
+        return self.runs["q1-first"]
+
+    @property
+    def q1(self) -> dict:
+        return self.runs["q1"]
+
+    @property
+    def q1_long(self) -> dict:
+        return self.runs["q1-long"]
+
+
+def segments(run: dict) -> str:
+    """How a run's clock was summed, as a phrase: "" for one segment, else ", summed over its 3 segments (it
+    was stopped and resumed at steps 2,000 and 2,500)"."""
+    steps = [f"{step:,}" for step in run.get("resumed_at_steps", [])]
+    if not steps:
+        return ""
+    listed = steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
+    plural = "s" if len(steps) > 1 else ""
+    return f", summed over its {len(steps) + 1} segments (it was stopped and resumed at step{plural} {listed})"
+
+
+def training_findings(speed: dict) -> TrainingFindings:
+    ratios = round_ratios(speed, "q1", "q1-first")
+    runs = {name: {**trained(name).metrics, "config": config(name), "curves": curves_of(name),
+                   "epochs": trained(name).metrics["train_images"] / TRAIN_SIZE,
+                   "device": trained(name).manifest["hardware"]["device"]} for name in TRAINED}
+    return TrainingFindings({name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
+                            (min(ratios), max(ratios)), runs, evaluation("pretrained")["test_bpd"])
 
 
 @claim
@@ -157,22 +192,44 @@ def small_batches_cost_no_throughput(training: TrainingFindings) -> bool:
 
 
 @claim
-def the_longer_recipe_beats_the_first_run(training: TrainingFindings) -> bool:
-    """"The Q1 model is therefore the chosen configuration trained with batches of 32 ...": it ends below
-    the first run, and above the course's gated model."""
-    return training.course_test_bpd < training.q1["test_bpd"] < training.q1_first["test_bpd"]
+def the_q1_run_ends_below_the_others(training: TrainingFindings) -> bool:
+    """"The Q1 model ... ended at ... bits/dim on the test set, below the first and the longer run and ...
+    above the course's gated model"."""
+    q1 = training.q1["test_bpd"]
+    return training.course_test_bpd < q1 < min(training.q1_first["test_bpd"], training.q1_long["test_bpd"])
 
 
 @claim
-def the_run_was_not_smooth(training: TrainingFindings) -> bool:
-    """"The run was not smooth: the training NLL jumps ... and the validation NLL rises after epoch ..."."""
-    return training.rise[2] > training.rise[1] and training.spike[1] > 0.2
+def the_q1_run_was_not_smooth(training: TrainingFindings) -> bool:
+    """"The run was not smooth: the training NLL jumps ... and the validation NLL after epoch ... is higher than
+    after the epoch before"."""
+    curves = training.q1["curves"]
+    return curves.rise[2] > curves.rise[1] and curves.spike[1] > 0.2
 
 
 @claim
 def most_of_the_gain_came_in_the_second_half(training: TrainingFindings) -> bool:
     """"most of the improvement came late ... in the second half of the schedule"."""
-    return training.tail_share > 0.5
+    return training.q1["curves"].tail_share > 0.5
+
+
+@claim
+def the_long_run_diverged_at_the_studys_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"It did worse: at step ... the training NLL jumps ... the validation NLL after epoch ... rises ... it ends
+    at ... test bits/dim, above the Q1 model ... The batch study could not see this: the jump comes after ...
+    training images, where the study's runs end after ..."."""
+    long, q1 = training.q1_long, training.q1
+    return (long["curves"].spike[1] > 0.5 and long["curves"].rise[2] > long["curves"].rise[1]
+            and long["test_bpd"] > q1["test_bpd"]
+            and long["curves"].spike[0] * long["config"].batch_size > batch.images)
+
+
+@claim
+def both_batch_32_runs_jumped_near_their_peak_rate(training: TrainingFindings) -> bool:
+    """"Both runs in batches of 32 jumped while the rate was near its peak (the Q1 run at ... of it, the longer
+    run at ...)"."""
+    runs = (training.q1, training.q1_long)
+    return all(run["config"].batch_size == 32 and run["curves"].spike_rate > 0.75 for run in runs)
 
 
 # --- The batch study ------------------------------------------------------------------------------
@@ -252,3 +309,13 @@ def q1_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings, ba
     """"Its batch size is the one the study supports; its peak rate ... is not the study's best"."""
     best_batch = int(batch.grid.min(axis=1).idxmin())
     return training.q1["config"].batch_size == best_batch and training.q1["config"].lr < batch.best_rate[best_batch]
+
+
+@claim
+def the_long_run_has_the_studys_recipe(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"we trained the configuration again with the recipe the study supports: batches of ..., its best peak rate
+    ..., a warm-up over the same share of its steps ..., for ... epochs, twice the Q1 run's"."""
+    c, q1, best_batch = training.q1_long["config"], training.q1["config"], int(batch.grid.min(axis=1).idxmin())
+    return (c.batch_size == best_batch and c.lr == batch.best_rate[best_batch]
+            and c.warmup_steps / c.max_steps == batch.warmup_share and c.max_steps == 2 * q1.max_steps
+            and c.replace(lr=q1.lr, max_steps=q1.max_steps, warmup_steps=q1.warmup_steps) == q1)

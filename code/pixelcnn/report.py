@@ -111,13 +111,14 @@ def build() -> list[Path]:
 
 
 def commit_sources(root: Path | None = None) -> dict[str, str]:
-    """Package-source hash (``provenance.source_hash``) -> the first commit with that source, over the history
-    of HEAD; empty without git (e.g. in the notebook, away from the repository)."""
+    """Package-source hash (``provenance.source_hash``) -> the first commit with that source, over the whole
+    history of HEAD (merged branches included); empty without git (e.g. in the notebook, away from the repository)."""
     root = root or project_root()
     package = PACKAGE_DIR.relative_to(root).as_posix()
     try:
-        commits = subprocess.run(["git", "rev-list", "--reverse", "HEAD", "--", package], cwd=root,
-                                 capture_output=True, text=True, timeout=60, check=True).stdout.split()
+        # --full-history: also the commits of merged branches whose changes the merge kept as they were
+        commits = subprocess.run(["git", "rev-list", "--reverse", "--full-history", "HEAD", "--", package],
+                                 cwd=root, capture_output=True, text=True, timeout=60, check=True).stdout.split()
         sources = {}
         for commit in commits:
             tree = subprocess.run(["git", "ls-tree", "-r", commit, f"{package}/"], cwd=root, capture_output=True,
