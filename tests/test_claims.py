@@ -9,6 +9,7 @@ import pytest
 from pixelcnn import claims, runs
 from pixelcnn import q1_findings as f1
 from pixelcnn import q1_gates as g1
+from pixelcnn import q1_training as r1
 from pixelcnn import q2 as ch2
 from pixelcnn.benchmark import run_and_cache
 from pixelcnn.config import project_root
@@ -25,12 +26,12 @@ def committed(monkeypatch):
 def chapter_1(committed) -> dict:
     speed = run_and_cache().metrics
     search = f1.search_findings(speed)
-    return {"search": search, "training": f1.training_findings(speed),
+    return {"search": search, "training": r1.training_findings(speed),
             "batch": f1.batch_findings(search), "cost": g1.cost_findings(speed),
             "depth": g1.equal_depth_findings(speed, search)}
 
 
-@pytest.mark.parametrize("module", [f1, g1], ids=["q1_findings", "q1_gates"])
+@pytest.mark.parametrize("module", [f1, r1, g1], ids=["q1_findings", "q1_training", "q1_gates"])
 def test_every_claim_of_chapter_1_holds(chapter_1, module):
     checked = module.check(**chapter_1)
     assert set(checked) == {c.__name__ for c in claims.claims_of(module)}  # each claim has its findings

@@ -18,8 +18,8 @@ _HOME = {"load": "runs", "bits_per_dim": "models", "build": "models", "count_par
          "sample": "sampling"}
 _MODULES = {"benchmark", "blocks", "cache", "claims", "config", "data", "estimators", "explore", "explore_panel",
             "inference", "layers", "listing", "mcmc", "models", "notebook", "plots", "plots_mcmc", "pretrained",
-            "provenance", "q1", "q1_findings", "q1_gates", "q2", "q3", "report", "runs", "sampling", "submission",
-            "training"}
+            "provenance", "q1", "q1_findings", "q1_gates", "q1_training", "q2", "q3", "report", "runs", "sampling",
+            "submission", "training"}
 
 
 def __getattr__(name: str) -> Any:

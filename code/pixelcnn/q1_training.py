@@ -1,0 +1,164 @@
+"""Q1: the runs of the chosen configuration (chapter 1, "Training the chosen model"): what their curves show,
+their findings and the claims the section's prose makes (``check``, as in ``q1_findings``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import claims
+from .claims import claim
+from .data import TRAIN_SIZE
+from .q1 import largest_jump, round_ratios
+from .q1_findings import SHOWN, BatchFindings
+from .runs import config, evaluation, trained
+
+
+def check(**findings) -> list[str]:
+    """Run the section's claims on the given findings (``claims.check``)."""
+    return claims.check(sys.modules[__name__], **findings)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """What the logged NLL of one run shows."""
+
+    val_by_epoch: list[float]
+    rise: tuple[int, float, float]  # (epoch, NLL after the epoch before, after it): the largest rise (none: equal)
+    spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump after warm-up
+    spike_rate: float  # the learning rate at that step, as a share of the peak
+    lowest: tuple[int, float]  # (epoch, NLL): the run's lowest validation NLL
+    tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
+
+    @property
+    def before_rise(self) -> tuple[int, float]:
+        """(epoch, NLL): the lowest validation NLL before the largest rise."""
+        before = self.val_by_epoch[:self.rise[0] - 1] or self.val_by_epoch[:1]
+        return before.index(min(before)) + 1, min(before)
+
+
+def curves_of(name: str) -> Curves:
+    """The curves of the named run: its validation NLL by epoch, its largest rise and jump, its late gain."""
+    c, metrics = config(name), pd.read_csv(trained(name).path("metrics.csv"))
+    val = metrics.dropna(subset=["val_bpd"])[["step", "val_bpd"]].reset_index(drop=True)
+    # (the 1-based epoch whose NLL is higher, the NLL after the epoch before it, after it)
+    rises = [(k + 2, val.val_bpd[k], val.val_bpd[k + 1]) for k in range(len(val) - 1)
+             if val.val_bpd[k + 1] > val.val_bpd[k]]
+    first, last = val.val_bpd.iloc[0], val.val_bpd.iloc[-1]
+    before_half = val[val.step <= c.max_steps / 2].val_bpd  # (a short run, as in the smoke profile, may have none)
+    at_half = before_half.iloc[-1] if len(before_half) else first
+    spike = largest_jump(metrics, c.warmup_steps)
+    return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
+                  spike, c.lr_factor(spike[0]), (int(val.val_bpd.idxmin()) + 1, float(val.val_bpd.min())),
+                  (at_half - last) / (first - last) if first != last else 0.0)
+
+
+TRAINED = ("q1-first", "q1", "q1-long")  # the runs of the chosen configuration, in the order they were made
+
+
+@dataclass(frozen=True)
+class TrainingFindings:
+    batch_rates: dict[str, float]  # images/s of the Q1 architecture in the benchmark: "q1" (batch 32), "q1-first"
+    batch_ratio: tuple[float, float]  # batch 32 over batch 128: the smallest and largest over the rounds
+    runs: dict[str, dict]  # per run of ``TRAINED``: its metrics, config, epochs, device and Curves ("curves")
+    course_test_bpd: float
+
+    @property
+    def q1_first(self) -> dict:
+        return self.runs["q1-first"]
+
+    @property
+    def q1(self) -> dict:
+        return self.runs["q1"]
+
+    @property
+    def q1_long(self) -> dict:
+        return self.runs["q1-long"]
+
+
+def training_findings(speed: dict) -> TrainingFindings:
+    ratios = round_ratios(speed, "q1", "q1-first")
+    runs = {name: {**trained(name).metrics, "config": config(name), "curves": curves_of(name),
+                   "epochs": trained(name).metrics["train_images"] / TRAIN_SIZE,
+                   "device": trained(name).manifest["hardware"]["device"]} for name in TRAINED}
+    return TrainingFindings({name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
+                            (min(ratios), max(ratios)), runs, evaluation("pretrained")["test_bpd"])
+
+
+@claim
+def small_batches_cost_no_throughput(training: TrainingFindings) -> bool:
+    """"on this CPU, batches of 32 cost no throughput": the Q1 architecture at batch 32 is at least as fast as
+    at batch 128 in every round of the benchmark but within its noise."""
+    return training.batch_ratio[0] > 0.95 and config("q1").batch_size < config("q1-first").batch_size
+
+
+@claim
+def the_q1_run_ends_below_the_others(training: TrainingFindings) -> bool:
+    """"The Q1 model ... ended at ... bits/dim on the test set, below the first and the longer run and ...
+    above the course's gated model"."""
+    q1 = training.q1["test_bpd"]
+    return training.course_test_bpd < q1 < min(training.q1_first["test_bpd"], training.q1_long["test_bpd"])
+
+
+@claim
+def the_q1_run_was_not_smooth(training: TrainingFindings) -> bool:
+    """"The run was not smooth: the training NLL jumps ... and the validation NLL after epoch ... is higher than
+    after the epoch before"."""
+    curves = training.q1["curves"]
+    return curves.rise[2] > curves.rise[1] and curves.spike[1] > 0.2
+
+
+@claim
+def most_of_the_gain_came_in_the_second_half(training: TrainingFindings) -> bool:
+    """"most of the improvement came late ... in the second half of the schedule"."""
+    return training.q1["curves"].tail_share > 0.5
+
+
+@claim
+def the_long_run_diverged_at_the_studys_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"It did worse: at step ... the training NLL jumps ... the validation NLL after epoch ... rises ... it ends
+    at ... test bits/dim, above the Q1 model ... The batch study could not see this: the jump comes after ...
+    training images, where the study's runs end after ..."."""
+    long, q1 = training.q1_long, training.q1
+    return (long["curves"].spike[1] > 0.5 and long["curves"].rise[2] > long["curves"].rise[1]
+            and long["test_bpd"] > q1["test_bpd"]
+            and long["curves"].spike[0] * long["config"].batch_size > batch.images)
+
+
+@claim
+def the_long_run_recovered_only_at_its_end(training: TrainingFindings) -> bool:
+    """"Its validation NLL is back at the level it had before the jump (... after epoch ...) only after its last
+    epoch (...)": every epoch from the rise to the last but one ends above that level, the last as shown at it
+    or below."""
+    curves = training.q1_long["curves"]
+    epoch, level = curves.before_rise
+    between = curves.val_by_epoch[curves.rise[0] - 1:-1]
+    return min(between) > level and round(curves.val_by_epoch[-1], SHOWN) <= round(level, SHOWN)
+
+
+@claim
+def both_batch_32_runs_jumped_near_their_peak_rate(training: TrainingFindings) -> bool:
+    """"Both runs in batches of 32 jumped while the rate was near its peak (the Q1 run at ... of it, the longer
+    run at ...)"."""
+    runs = (training.q1, training.q1_long)
+    return all(run["config"].batch_size == 32 and run["curves"].spike_rate > 0.75 for run in runs)
+
+
+@claim
+def q1_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"Its batch size is the one the study supports; its peak rate ... is not the study's best"."""
+    best_batch = int(batch.grid.min(axis=1).idxmin())
+    return training.q1["config"].batch_size == best_batch and training.q1["config"].lr < batch.best_rate[best_batch]
+
+
+@claim
+def the_long_run_has_the_studys_recipe(training: TrainingFindings, batch: BatchFindings) -> bool:
+    """"we trained the configuration again with the recipe the study supports: batches of ..., its best peak rate
+    ..., a warm-up over the same share of its steps ..., for ... epochs, twice the Q1 run's"."""
+    c, q1, best_batch = training.q1_long["config"], training.q1["config"], int(batch.grid.min(axis=1).idxmin())
+    return (c.batch_size == best_batch and c.lr == batch.best_rate[best_batch]
+            and c.warmup_steps / c.max_steps == batch.warmup_share and c.max_steps == 2 * q1.max_steps
+            and c.replace(lr=q1.lr, max_steps=q1.max_steps, warmup_steps=q1.warmup_steps) == q1)
