@@ -153,6 +153,11 @@ class Config:
         progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
+    @property
+    def epochs(self) -> float:
+        """Passes over the training images that ``max_steps`` batches of ``batch_size`` make."""
+        return self.max_steps * self.batch_size / self.train_images
+
     def model_kwargs(self) -> dict:
         """The keyword arguments of ``pixelcnn.build`` for this config."""
         return {name: getattr(self, name) for name in MODEL_OPTIONS[self.arch]}

@@ -123,6 +123,11 @@ class BatchFindings:
     # (half the run: search-deep) and with an eighth of it, as shown
     largest_jump: float  # the largest rise of any run's training NLL above its moving average after warm-up
 
+    @property
+    def best_batch(self) -> int:
+        """The batch size with the lowest validation NLL of the study."""
+        return int(self.grid.min(axis=1).idxmin())
+
 
 def batch_findings(search: SearchFindings) -> BatchFindings:
     table = batch_table()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import claims
 from .claims import claim
+from .config import Config
 from .data import TRAIN_SIZE
 from .q1 import largest_jump, round_ratios
 from .q1_findings import SHOWN, BatchFindings
@@ -30,7 +31,6 @@ class Curves:
     rise: tuple[int, float, float]  # (epoch, NLL after the epoch before, after it): the largest rise (none: equal)
     spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump after warm-up
     spike_rate: float  # the learning rate at that step, as a share of the peak
-    lowest: tuple[int, float]  # (epoch, NLL): the run's lowest validation NLL
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
 
     @property
@@ -40,9 +40,9 @@ class Curves:
         return before.index(min(before)) + 1, min(before)
 
 
-def curves_of(name: str) -> Curves:
-    """The curves of the named run: its validation NLL by epoch, its largest rise and jump, its late gain."""
-    c, metrics = config(name), pd.read_csv(trained(name).path("metrics.csv"))
+def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
+    """The curves of a run of config ``c`` from its logged ``metrics``: its validation NLL by epoch, its largest
+    rise and jump, its late gain."""
     val = metrics.dropna(subset=["val_bpd"])[["step", "val_bpd"]].reset_index(drop=True)
     # (the 1-based epoch whose NLL is higher, the NLL after the epoch before it, after it)
     rises = [(k + 2, val.val_bpd[k], val.val_bpd[k + 1]) for k in range(len(val) - 1)
@@ -52,7 +52,7 @@ def curves_of(name: str) -> Curves:
     at_half = before_half.iloc[-1] if len(before_half) else first
     spike = largest_jump(metrics, c.warmup_steps)
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
-                  spike, c.lr_factor(spike[0]), (int(val.val_bpd.idxmin()) + 1, float(val.val_bpd.min())),
+                  spike, c.lr_factor(spike[0]),
                   (at_half - last) / (first - last) if first != last else 0.0)
 
 
@@ -81,9 +81,12 @@ class TrainingFindings:
 
 def training_findings(speed: dict) -> TrainingFindings:
     ratios = round_ratios(speed, "q1", "q1-first")
-    runs = {name: {**trained(name).metrics, "config": config(name), "curves": curves_of(name),
-                   "epochs": trained(name).metrics["train_images"] / TRAIN_SIZE,
-                   "device": trained(name).manifest["hardware"]["device"]} for name in TRAINED}
+    runs = {}
+    for name in TRAINED:
+        entry, c = trained(name), config(name)  # one verified look-up per run
+        runs[name] = {**entry.metrics, "config": c, "curves": curves_of(c, pd.read_csv(entry.path("metrics.csv"))),
+                      "epochs": entry.metrics["train_images"] / TRAIN_SIZE,
+                      "device": entry.manifest["hardware"]["device"]}
     return TrainingFindings({name: speed["training"][name]["images_per_second"] for name in ("q1", "q1-first")},
                             (min(ratios), max(ratios)), runs, evaluation("pretrained")["test_bpd"])
 
@@ -134,7 +137,7 @@ def the_long_run_recovered_only_at_its_end(training: TrainingFindings) -> bool:
     epoch (...)": every epoch from the rise to the last but one ends above that level, the last as shown at it
     or below."""
     curves = training.q1_long["curves"]
-    epoch, level = curves.before_rise
+    level = curves.before_rise[1]
     between = curves.val_by_epoch[curves.rise[0] - 1:-1]
     return min(between) > level and round(curves.val_by_epoch[-1], SHOWN) <= round(level, SHOWN)
 
@@ -150,15 +153,15 @@ def both_batch_32_runs_jumped_near_their_peak_rate(training: TrainingFindings) -
 @claim
 def q1_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
     """"Its batch size is the one the study supports; its peak rate ... is not the study's best"."""
-    best_batch = int(batch.grid.min(axis=1).idxmin())
-    return training.q1["config"].batch_size == best_batch and training.q1["config"].lr < batch.best_rate[best_batch]
+    return (training.q1["config"].batch_size == batch.best_batch
+            and training.q1["config"].lr < batch.best_rate[batch.best_batch])
 
 
 @claim
 def the_long_run_has_the_studys_recipe(training: TrainingFindings, batch: BatchFindings) -> bool:
     """"we trained the configuration again with the recipe the study supports: batches of ..., its best peak rate
     ..., a warm-up over the same share of its steps ..., for ... epochs, twice the Q1 run's"."""
-    c, q1, best_batch = training.q1_long["config"], training.q1["config"], int(batch.grid.min(axis=1).idxmin())
-    return (c.batch_size == best_batch and c.lr == batch.best_rate[best_batch]
+    c, q1 = training.q1_long["config"], training.q1["config"]
+    return (c.batch_size == batch.best_batch and c.lr == batch.best_rate[batch.best_batch]
             and c.warmup_steps / c.max_steps == batch.warmup_share and c.max_steps == 2 * q1.max_steps
             and c.replace(lr=q1.lr, max_steps=q1.max_steps, warmup_steps=q1.warmup_steps) == q1)
