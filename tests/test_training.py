@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from pixelcnn import runs
 from pixelcnn.config import Config
@@ -23,6 +24,7 @@ TINY = Config(channels=8, layers=2, train_images=256, eval_images=64, batch_size
     ({"first_kernel_size": 1}, "first_kernel_size"),
     ({"lerning_rate": 1e-3}, "unknown config key"),
     ({"precision": "fp8"}, "precision"),
+    ({"grad_clip": -1.0}, "grad_clip"),
 ])
 def test_bad_configs_are_rejected(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -58,6 +60,22 @@ def test_resumed_training_continues_from_its_checkpoint():
     assert clock.resumed_at == [6]
     steps = merged_metrics(run_folder(TINY)).dropna(subset=["train_bpd"])["step"]
     assert steps.is_unique
+
+
+def test_gradient_clipping_bounds_the_norm_each_step_sees_and_the_norm_before_it_is_logged():
+    clipped = TINY.replace(grad_clip=0.01, max_steps=4)
+    assert "grad_clip" not in TINY.to_dict() and clipped.to_dict()["grad_clip"] == 0.01  # old keys unchanged
+    seen = []
+
+    class NormAtStep(Callback):  # the gradient's norm when the optimizer steps, i.e. after any clipping
+        def on_train_start(self, trainer, module) -> None:
+            trainer.optimizers[0].register_step_pre_hook(lambda optimizer, args, kwargs: seen.append(
+                torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None]).item()))
+
+    module, _ = fit(clipped, progress=False, callbacks=[NormAtStep()])
+    assert len(seen) == 4 and max(seen) <= 0.01 * 1.001
+    logged = merged_metrics(run_folder(clipped))["grad_norm"].dropna()
+    assert len(logged) >= 1 and logged.min() > 0.01  # the norm logged is the one before clipping
 
 
 def test_missing_run_says_how_to_make_it():

@@ -89,7 +89,7 @@ def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
         raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {values['first_kernel_size']}")
 
 
-ADDED_LATER = {"reverse": False}  # field -> default; see Config.to_dict
+ADDED_LATER = {"reverse": False, "grad_clip": 0.0}  # field -> default; see Config.to_dict
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ class Config:
     precision: str = "bf16-mixed"
     seed: int = 42
     reverse: bool = False  # train on images rotated by 180 degrees: the model generates bottom-right first
+    grad_clip: float = 0.0  # clip the gradient's global norm to this before each step (0: no clipping)
 
     def __post_init__(self) -> None:
         check_model_options(self.arch, {k: getattr(self, k) for k in MODEL_OPTIONS[self.arch]}
@@ -122,8 +123,9 @@ class Config:
         for name in ("image_size", "train_images", "eval_images", "batch_size", "max_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name!r} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.image_size > 28:
-            raise ValueError(f"need lr > 0 and image_size <= 28; got lr={self.lr}, image_size={self.image_size}")
+        if self.lr <= 0 or self.image_size > 28 or self.grad_clip < 0:
+            raise ValueError(f"need lr > 0, image_size <= 28 and grad_clip >= 0; got lr={self.lr}, "
+                             f"image_size={self.image_size}, grad_clip={self.grad_clip}")
         if self.precision not in ("32-true", "bf16-mixed", "16-mixed"):
             raise ValueError(f"precision must be '32-true', 'bf16-mixed' or '16-mixed', got {self.precision!r}")
 

@@ -70,7 +70,8 @@ class MNISTDataModule(L.LightningDataModule):
 
 
 class PixelCNNModule(L.LightningModule):
-    """NLL in bits/dim; logs ``train_bpd`` per step and ``val_bpd``/``test_bpd`` per epoch."""
+    """NLL in bits/dim; logs ``train_bpd`` and ``grad_norm`` (before any clipping) per step and
+    ``val_bpd``/``test_bpd`` per epoch."""
 
     def __init__(self, config: dict) -> None:
         super().__init__()
@@ -88,6 +89,10 @@ class PixelCNNModule(L.LightningModule):
         loss = bits_per_dim(self.model, batch[0].long()).mean()
         self.log("train_bpd", loss, on_step=True, prog_bar=True)
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:  # Lightning clips after this
+        norm = torch.nn.utils.get_total_norm([p.grad for p in self.parameters() if p.grad is not None])
+        self.log("grad_norm", norm, on_step=True)
 
     def _evaluate(self, batch: list[torch.Tensor], name: str) -> None:
         with torch.autocast(self.device.type, enabled=False):  # evaluate in fp32
@@ -159,7 +164,8 @@ def fit(config: Config, progress: bool = True, stop_after_steps: int | None = No
     """Train (or resume) the run of ``config``; returns the module (latest weights) and its clock.
 
     ``stop_after_steps`` ends this call early (the run stays resumable): used to test resuming.
-    ``trainer_options`` (``accelerator``, ``devices``, ``num_nodes``, ``strategy``) go to the Trainer.
+    ``trainer_options`` (``accelerator``, ``devices``, ``num_nodes``, ``strategy``, extra ``callbacks``) go to
+    the Trainer.
     """
     folder = run_folder(config)
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
@@ -173,9 +179,10 @@ def fit(config: Config, progress: bool = True, stop_after_steps: int | None = No
                                   every_n_train_steps=max(1, min(50, config.max_steps // 4)))
     trainer = L.Trainer(
         max_steps=min(config.max_steps, stop_after_steps or config.max_steps), precision=config.precision,
-        logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints], enable_progress_bar=progress,
-        enable_model_summary=False, log_every_n_steps=max(1, min(10, config.max_steps // 8)),
-        num_sanity_val_steps=0, deterministic=True, **{"accelerator": "auto", "devices": 1, **trainer_options},
+        logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints, *trainer_options.pop("callbacks", [])],
+        enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0, deterministic=True,
+        log_every_n_steps=max(1, min(10, config.max_steps // 8)), gradient_clip_val=config.grad_clip or None,
+        **{"accelerator": "auto", "devices": 1, **trainer_options},
     )
     last = folder / "checkpoints" / "last.ckpt"
     if last.exists():
