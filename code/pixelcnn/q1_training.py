@@ -32,6 +32,7 @@ class Curves:
     spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump after warm-up
     spike_rate: float  # the learning rate at that step, as a share of the peak
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
+    clipped_share: float  # share of the logged steps whose gradient norm was above the clipping threshold (0: none)
 
     @property
     def before_rise(self) -> tuple[int, float]:
@@ -51,12 +52,15 @@ def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
     before_half = val[val.step <= c.max_steps / 2].val_bpd  # (a short run, as in the smoke profile, may have none)
     at_half = before_half.iloc[-1] if len(before_half) else first
     spike = largest_jump(metrics, c.warmup_steps)
+    norms = metrics["grad_norm"].dropna() if "grad_norm" in metrics else pd.Series(dtype=float)
+    clipped = float((norms > c.grad_clip).mean()) if c.grad_clip and len(norms) else 0.0
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
                   spike, c.lr_factor(spike[0]),
-                  (at_half - last) / (first - last) if first != last else 0.0)
+                  (at_half - last) / (first - last) if first != last else 0.0, clipped)
 
 
-TRAINED = ("q1-first", "q1", "q1-long")  # the runs of the chosen configuration, in the order they were made
+GUARDED = "q1-long-lr0.002-clip1"
+TRAINED = ("q1-first", "q1", "q1-long", GUARDED)  # the runs of the chosen configuration, in the order they were made
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class TrainingFindings:
     @property
     def q1_long(self) -> dict:
         return self.runs["q1-long"]
+
+    @property
+    def guarded(self) -> dict:
+        return self.runs[GUARDED]
 
 
 def training_findings(speed: dict) -> TrainingFindings:

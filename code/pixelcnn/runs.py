@@ -68,7 +68,7 @@ BATCH_STUDY = {f"batch{b}-lr{lr:g}": SEARCH["search-deep"].replace(
 # rate and ended above ``q1``, which stays the Q1 model (chapter 1, "Training the chosen model").
 Q1_LONG = Q1.replace(lr=4e-3, max_steps=EPOCH_STEPS[32] * 16, warmup_steps=EPOCH_STEPS[32] * 16 // 8)
 # The same 16 epochs with two guards against that divergence: Q1's peak rate (half the study's best) and the
-# gradient's norm clipped to 1 (about the norm the Q1 model's batches give at the end of its training).
+# gradient's norm clipped to 1 (the order of a batch's gradient norm late in a run: only outsized steps are cut).
 Q1_LONG_GUARDED = Q1_LONG.replace(lr=Q1.lr, grad_clip=1.0)
 # The reverse-order model of Q3: the Q1 architecture with batch 32 on images rotated by 180 degrees, 2 epochs.
 REVERSE = Q1_FIRST.replace(batch_size=32, max_steps=EPOCH_STEPS[32] * 2, reverse=True)
