@@ -4,6 +4,7 @@ their findings and the claims the section's prose makes (``check``, as in ``q1_f
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from itertools import pairwise
@@ -34,6 +35,7 @@ class Curves:
     spike_rate: float  # the learning rate at that step, as a share of the peak
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
     clipped_share: float  # share of the logged steps whose gradient norm was above the clipping threshold (0: none)
+    norm_by_epoch: list[float]  # the median logged gradient norm (before clipping) of each epoch (none logged: [])
 
     @property
     def before_rise(self) -> tuple[int, float]:
@@ -55,9 +57,11 @@ def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
     spike = largest_jump(metrics, c.warmup_steps)
     norms = metrics["grad_norm"].dropna() if "grad_norm" in metrics else pd.Series(dtype=float)
     clipped = float((norms > c.grad_clip).mean()) if c.grad_clip and len(norms) else 0.0
+    epoch_of = metrics.loc[norms.index, "step"] // math.ceil(c.train_images / c.batch_size)
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
                   spike, c.lr_factor(spike[0]),
-                  (at_half - last) / (first - last) if first != last else 0.0, clipped)
+                  (at_half - last) / (first - last) if first != last else 0.0, clipped,
+                  norms.groupby(epoch_of).median().tolist())
 
 
 JUMP = 0.2  # a rise of the training NLL above its moving average (bits/dim) that the text calls a jump
