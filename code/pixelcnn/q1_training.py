@@ -36,6 +36,7 @@ class Curves:
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
     clipped_share: float  # share of the logged steps whose gradient norm was above the clipping threshold (0: none)
     norm_by_epoch: list[float]  # the median logged gradient norm (before clipping) of each epoch (none logged: [])
+    clipped_from: int  # the first epoch (1-based) from which every epoch's median norm is above the threshold (0: none)
 
     @property
     def before_rise(self) -> tuple[int, float]:
@@ -58,10 +59,17 @@ def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
     norms = metrics["grad_norm"].dropna() if "grad_norm" in metrics else pd.Series(dtype=float)
     clipped = float((norms > c.grad_clip).mean()) if c.grad_clip and len(norms) else 0.0
     epoch_of = metrics.loc[norms.index, "step"] // math.ceil(c.train_images / c.batch_size)
+    by_epoch = norms.groupby(epoch_of).median().tolist()
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
                   spike, c.lr_factor(spike[0]),
                   (at_half - last) / (first - last) if first != last else 0.0, clipped,
-                  norms.groupby(epoch_of).median().tolist())
+                  by_epoch, _clipped_from(by_epoch, c.grad_clip))
+
+
+def _clipped_from(norm_by_epoch: list[float], clip: float) -> int:
+    """The first epoch (1-based) from which every epoch's median gradient norm is above ``clip`` (0: none)."""
+    above = [clip > 0 and norm > clip for norm in norm_by_epoch]
+    return next((k + 1 for k in range(len(above)) if all(above[k:])), 0)
 
 
 JUMP = 0.2  # a rise of the training NLL above its moving average (bits/dim) that the text calls a jump
@@ -197,3 +205,11 @@ def the_q1_model_did_not_jump(training: TrainingFindings) -> bool:
     validation NLL falls after every epoch"."""
     curves = training.q1["curves"]
     return curves.spike[1] < JUMP and all(b < a for a, b in pairwise(curves.val_by_epoch))
+
+
+@claim
+def the_q1_gradient_norm_grew_past_the_threshold(training: TrainingFindings) -> bool:
+    """"the gradient's norm before clipping, a median of ... in its quietest epoch, grew to ... in its largest ...
+    from epoch ... on, the median step was clipped"."""
+    curves, clip = training.q1["curves"], training.q1["config"].grad_clip
+    return min(curves.norm_by_epoch) < clip < max(curves.norm_by_epoch) and curves.clipped_from > 1
