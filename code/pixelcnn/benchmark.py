@@ -163,10 +163,16 @@ def render_seconds() -> float:
     return time.perf_counter() - start
 
 
+def measured(c: Config) -> dict:
+    """What of a config the benchmark's speeds depend on: the architecture and the batch size (not the recipe)."""
+    return {"arch": c.arch, **c.model_kwargs(), "batch_size": c.batch_size}
+
+
 def inputs() -> dict:
-    """Everything the benchmark's entry depends on: the configs it measures and the one it samples with."""
-    return {"configs": {name: c.to_dict() for name, c in configs_measured().items()},
-            "sampled": runs.config("q1").to_dict()}
+    """Everything the benchmark's entry depends on: the architectures it measures (``measured``) and the one it
+    samples with."""
+    return {"configs": {name: measured(c) for name, c in configs_measured().items()},
+            "sampled": measured(runs.config("q1"))}
 
 
 def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
@@ -177,7 +183,7 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     """
     key, small = inputs(), runs.budget()["benchmark_small"]
     configs = {name: Config.from_dict(c) for name, c in key["configs"].items()}
-    sampled = Config.from_dict(key["sampled"])
+    sampled = Config.from_dict(key["sampled"])  # (a config with the default recipe: only its architecture counts)
     if recompute:
         cache.remove("benchmark", key)
     retrain = os.environ.get("PIXELCNN_TRAIN") == "1"  # recomputing everything (the notebook's RETRAIN switch)

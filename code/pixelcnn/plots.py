@@ -74,6 +74,20 @@ def training_curves(runs: dict[str, tuple[pd.DataFrame, float]], ax=None, smooth
     return ax
 
 
+def gradient_norms(metrics: pd.DataFrame, clip: float, ax=None, smooth: int = 25):
+    """The gradient's norm before clipping of a run's logged ``metrics`` (the batch logged every few steps, raw and
+    as an exponential moving average) on a log scale, and the clipping threshold ``clip``."""
+    ax = ax or plt.subplots(figsize=(9, 2.8), layout="constrained")[1]
+    norms = metrics.dropna(subset=["grad_norm"])
+    ax.plot(norms["step"], norms["grad_norm"], color=PALETTE[0], alpha=0.25, lw=0.8)
+    ax.plot(norms["step"], norms["grad_norm"].ewm(span=smooth).mean(), color=PALETTE[0], lw=1.6,
+            label="norm before clipping (EMA)")
+    ax.axhline(clip, color=PALETTE[3], ls="--", lw=1.2, label=f"clipping threshold ({clip:g})")
+    ax.set(yscale="log", xlabel="training step", ylabel="gradient norm")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return ax
+
+
 def batch_curves(frame: pd.DataFrame):
     """The batch study's training NLL against training images, a panel per batch size and a line per peak
     learning rate; ``frame`` is ``q1.batch_curves``."""

@@ -4,8 +4,10 @@ their findings and the claims the section's prose makes (``check``, as in ``q1_f
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pandas as pd
 
@@ -32,6 +34,9 @@ class Curves:
     spike: tuple[int, float]  # (step, bits/dim above the moving average before it): the largest jump after warm-up
     spike_rate: float  # the learning rate at that step, as a share of the peak
     tail_share: float  # share of the validation gain after the first epoch made in the schedule's second half
+    clipped_share: float  # share of the logged steps whose gradient norm was above the clipping threshold (0: none)
+    norm_by_epoch: list[float]  # the median logged gradient norm (before clipping) of each epoch (none logged: [])
+    clipped_from: int  # the first epoch (1-based) from which every epoch's median norm is above the threshold (0: none)
 
     @property
     def before_rise(self) -> tuple[int, float]:
@@ -51,12 +56,24 @@ def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
     before_half = val[val.step <= c.max_steps / 2].val_bpd  # (a short run, as in the smoke profile, may have none)
     at_half = before_half.iloc[-1] if len(before_half) else first
     spike = largest_jump(metrics, c.warmup_steps)
+    norms = metrics["grad_norm"].dropna() if "grad_norm" in metrics else pd.Series(dtype=float)
+    clipped = float((norms > c.grad_clip).mean()) if c.grad_clip and len(norms) else 0.0
+    epoch_of = metrics.loc[norms.index, "step"] // math.ceil(c.train_images / c.batch_size)
+    by_epoch = norms.groupby(epoch_of).median().tolist()
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
                   spike, c.lr_factor(spike[0]),
-                  (at_half - last) / (first - last) if first != last else 0.0)
+                  (at_half - last) / (first - last) if first != last else 0.0, clipped,
+                  by_epoch, _clipped_from(by_epoch, c.grad_clip))
 
 
-TRAINED = ("q1-first", "q1", "q1-long")  # the runs of the chosen configuration, in the order they were made
+def _clipped_from(norm_by_epoch: list[float], clip: float) -> int:
+    """The first epoch (1-based) from which every epoch's median gradient norm is above ``clip`` (0: none)."""
+    above = [clip > 0 and norm > clip for norm in norm_by_epoch]
+    return next((k + 1 for k in range(len(above)) if all(above[k:])), 0)
+
+
+JUMP = 0.2  # a rise of the training NLL above its moving average (bits/dim) that the text calls a jump
+TRAINED = ("q1-first", "q1-batch32", "q1-long", "q1")  # the runs of the chosen configuration, in the order made
 
 
 @dataclass(frozen=True)
@@ -71,12 +88,16 @@ class TrainingFindings:
         return self.runs["q1-first"]
 
     @property
-    def q1(self) -> dict:
-        return self.runs["q1"]
+    def q1_batch32(self) -> dict:
+        return self.runs["q1-batch32"]
 
     @property
     def q1_long(self) -> dict:
         return self.runs["q1-long"]
+
+    @property
+    def q1(self) -> dict:
+        return self.runs["q1"]
 
 
 def training_findings(speed: dict) -> TrainingFindings:
@@ -99,35 +120,36 @@ def small_batches_cost_no_throughput(training: TrainingFindings) -> bool:
 
 
 @claim
-def the_q1_run_ends_below_the_others(training: TrainingFindings) -> bool:
-    """"The Q1 model ... ended at ... bits/dim on the test set, below the first and the longer run and ...
+def the_q1_model_ends_below_the_others(training: TrainingFindings) -> bool:
+    """"The Q1 model ... ended at ... bits/dim on the test set, below every other run of the configuration and ...
     above the course's gated model"."""
     q1 = training.q1["test_bpd"]
-    return training.course_test_bpd < q1 < min(training.q1_first["test_bpd"], training.q1_long["test_bpd"])
+    others = [run["test_bpd"] for name, run in training.runs.items() if name != "q1"]
+    return training.course_test_bpd < q1 < min(others)
 
 
 @claim
-def the_q1_run_was_not_smooth(training: TrainingFindings) -> bool:
+def the_second_run_was_not_smooth(training: TrainingFindings) -> bool:
     """"The run was not smooth: the training NLL jumps ... and the validation NLL after epoch ... is higher than
     after the epoch before"."""
-    curves = training.q1["curves"]
-    return curves.rise[2] > curves.rise[1] and curves.spike[1] > 0.2
+    curves = training.q1_batch32["curves"]
+    return curves.rise[2] > curves.rise[1] and curves.spike[1] > JUMP
 
 
 @claim
-def most_of_the_gain_came_in_the_second_half(training: TrainingFindings) -> bool:
+def most_of_the_second_runs_gain_came_in_its_second_half(training: TrainingFindings) -> bool:
     """"most of the improvement came late ... in the second half of the schedule"."""
-    return training.q1["curves"].tail_share > 0.5
+    return training.q1_batch32["curves"].tail_share > 0.5
 
 
 @claim
 def the_long_run_diverged_at_the_studys_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
     """"It did worse: at step ... the training NLL jumps ... the validation NLL after epoch ... rises ... it ends
-    at ... test bits/dim, above the Q1 model ... The batch study could not see this: the jump comes after ...
+    at ... test bits/dim, above the second run ... The batch study could not see this: the jump comes after ...
     training images, where the study's runs end after ..."."""
-    long, q1 = training.q1_long, training.q1
+    long, second = training.q1_long, training.q1_batch32
     return (long["curves"].spike[1] > 0.5 and long["curves"].rise[2] > long["curves"].rise[1]
-            and long["test_bpd"] > q1["test_bpd"]
+            and long["test_bpd"] > second["test_bpd"]
             and long["curves"].spike[0] * long["config"].batch_size > batch.images)
 
 
@@ -143,25 +165,51 @@ def the_long_run_recovered_only_at_its_end(training: TrainingFindings) -> bool:
 
 
 @claim
-def both_batch_32_runs_jumped_near_their_peak_rate(training: TrainingFindings) -> bool:
-    """"Both runs in batches of 32 jumped while the rate was near its peak (the Q1 run at ... of it, the longer
-    run at ...)"."""
-    runs = (training.q1, training.q1_long)
-    return all(run["config"].batch_size == 32 and run["curves"].spike_rate > 0.75 for run in runs)
+def both_unguarded_batch_32_runs_jumped_near_their_peak_rate(training: TrainingFindings) -> bool:
+    """"Both runs in batches of 32 jumped while the rate was near its peak (the second run at ... of it, the
+    longer run at ...)"."""
+    runs = (training.q1_batch32, training.q1_long)
+    return all(run["config"].batch_size == 32 and not run["config"].grad_clip and run["curves"].spike_rate > 0.75
+               for run in runs)
 
 
 @claim
-def q1_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings, batch: BatchFindings) -> bool:
+def the_second_run_has_the_studys_batch_but_not_its_best_rate(training: TrainingFindings,
+                                                             batch: BatchFindings) -> bool:
     """"Its batch size is the one the study supports; its peak rate ... is not the study's best"."""
-    return (training.q1["config"].batch_size == batch.best_batch
-            and training.q1["config"].lr < batch.best_rate[batch.best_batch])
+    c = training.q1_batch32["config"]
+    return c.batch_size == batch.best_batch and c.lr < batch.best_rate[batch.best_batch]
 
 
 @claim
 def the_long_run_has_the_studys_recipe(training: TrainingFindings, batch: BatchFindings) -> bool:
     """"we trained the configuration again with the recipe the study supports: batches of ..., its best peak rate
-    ..., a warm-up over the same share of its steps ..., for ... epochs, twice the Q1 run's"."""
-    c, q1 = training.q1_long["config"], training.q1["config"]
+    ..., a warm-up over the same share of its steps ..., for ... epochs, twice the second run's"."""
+    c, second = training.q1_long["config"], training.q1_batch32["config"]
     return (c.batch_size == batch.best_batch and c.lr == batch.best_rate[batch.best_batch]
-            and c.warmup_steps / c.max_steps == batch.warmup_share and c.max_steps == 2 * q1.max_steps
-            and c.replace(lr=q1.lr, max_steps=q1.max_steps, warmup_steps=q1.warmup_steps) == q1)
+            and c.warmup_steps / c.max_steps == batch.warmup_share and c.max_steps == 2 * second.max_steps
+            and c.replace(lr=second.lr, max_steps=second.max_steps, warmup_steps=second.warmup_steps) == second)
+
+
+@claim
+def the_q1_model_is_the_long_run_with_two_guards(training: TrainingFindings) -> bool:
+    """"The Q1 model is that longer run with two changes: the second run's peak rate, half the study's best ...,
+    and the gradient's norm clipped to ... before each step"."""
+    c, long, second = training.q1["config"], training.q1_long["config"], training.q1_batch32["config"]
+    return c.grad_clip > 0 and c.lr == second.lr == long.lr / 2 and c == long.replace(lr=c.lr, grad_clip=c.grad_clip)
+
+
+@claim
+def the_q1_model_did_not_jump(training: TrainingFindings) -> bool:
+    """"Its training NLL never rises more than ... bits/dim above its moving average after the warm-up, and its
+    validation NLL falls after every epoch"."""
+    curves = training.q1["curves"]
+    return curves.spike[1] < JUMP and all(b < a for a, b in pairwise(curves.val_by_epoch))
+
+
+@claim
+def the_q1_gradient_norm_grew_past_the_threshold(training: TrainingFindings) -> bool:
+    """"the gradient's norm before clipping, a median of ... in its quietest epoch, grew to ... in its largest ...
+    from epoch ... on, the median step was clipped"."""
+    curves, clip = training.q1["curves"], training.q1["config"].grad_clip
+    return min(curves.norm_by_epoch) < clip < max(curves.norm_by_epoch) and curves.clipped_from > 1
