@@ -177,7 +177,7 @@ def the_non_causal_tiny_model_is_no_distribution(f: Findings) -> bool:
 @claim
 def own_values_sum_to_one_only_for_the_causal_model(f: Findings) -> bool:
     """"For a causal model ... these are the 256 values of one distribution and sum to one; the Q2 model gives
-    ... of them more than one half"."""
+    ... of them more than one half" (to 1e-5: the terms are fp32 softmax values)."""
     causal, noncausal = f.own.iloc[0], f.own.iloc[1]
-    return (abs(causal["sum over the 256 values"] - 1) < 1e-6 and noncausal["sum over the 256 values"] > 10
+    return (abs(causal["sum over the 256 values"] - 1) < 1e-5 and noncausal["sum over the 256 values"] > 10
             and noncausal["terms above 0.5"] > MOST_ABOVE[0.5] and noncausal["terms above 0.1"] > MOST_ABOVE[0.1])
