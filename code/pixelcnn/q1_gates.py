@@ -93,12 +93,13 @@ def equal_depth_findings(speed: dict, search: SearchFindings) -> EqualDepthFindi
     table, minutes = equal_depth_table(runs), minutes_per_step(runs)
     shown, ranges = table["val bits/dim"].round(SHOWN), table["seed range"].round(SHOWN)
     simple, gated, equal_time = DEPTH7
+    per_round = round_ratios(speed, simple, gated)
     kernels = {simple: config(simple).first_kernel_size,
                gated: 3}  # the course's first stack convolutions are 3 wide (models.GatedPixelCNN)
     return EqualDepthFindings(
         runs, table, seed_table(DEPTH7, SEEDS), len(SEEDS), curves(DEPTH7), minutes,
         table.loc[simple, "images/s"] / table.loc[gated, "images/s"],
-        (min(round_ratios(speed, simple, gated)), max(round_ratios(speed, simple, gated))),
+        (min(per_round), max(per_round)),
         table.loc[gated, "parameters"] / table.loc[simple, "parameters"], float(ranges.max()),
         max(float(ranges.max()), search.noise),
         round(shown[gated] - shown[simple], SHOWN), round(shown[gated] - shown[equal_time], SHOWN),
