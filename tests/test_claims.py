@@ -66,6 +66,8 @@ def test_every_claim_of_chapter_3_holds(committed):
         g_judged,
         mcmc_findings,
         tables,
+        tempering,
+        tempering_findings,
         tiny_mcmc,
         validation,
     )
@@ -75,10 +77,13 @@ def test_every_claim_of_chapter_3_holds(committed):
     single, block = {"d": chains_d, "g": chains_g}, {"d": block_chains.chains("d"), "g": block_chains.chains("g")}
     r3, d_est, rb, ex = estimates.results(), d_estimates.d_estimators(), d_estimates.rb_reverse(), explore.results()
     found = mcmc_findings.chain_findings(single, block, scores)
+    tempered = {q: tempering_findings.tempering_findings(tempering.runs(q)) for q in tempering.READ}
+    rhat = {q: tempering_findings.between_runs_rhat(scores.tempering[q]) for q in tempered}
     checked = c3.check(r3=r3, rr=estimates.reverse_results(), conv=validation.convergence(),
                        heldout=estimates.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), mcmc_findings=found,
-                       d_judged=d_judged.d_findings(chains_d, found, d_est, rb, ex),
-                       g_judged=g_judged.g_findings(pools, scores, chains_g.indices))
+                       d_judged=d_judged.d_findings(chains_d, found, d_est, rb, ex, tempered["d"]),
+                       g_judged=g_judged.g_findings(pools, scores, chains_g.indices),
+                       tempering=tempered, tempering_rhat=rhat)
     assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}  # each claim has its findings
     assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(c3))  # each quotes its sentence
-    assert len(tables.cost_table(r3, d_est, rb, single, block, pools)) == 10
+    assert len(tables.cost_table(r3, d_est, rb, single, block, pools, tempered)) == 10 + len(tempered)

@@ -79,3 +79,20 @@ def g_completions(images: torch.Tensor, methods: dict[str, torch.Tensor], names:
                     ax=ax)
     fig.tight_layout()
     return fig
+
+
+def tempering_moves(panels: dict[str, dict[str, list[tuple[torch.Tensor, torch.Tensor]]]]) -> plt.Figure:
+    """How a tempering run's moves behave as the temperature rises: ``panels`` maps a panel title (a measure) to
+    ``TemperingFindings.kind_traces``, one line per run and image, coloured by the kind of move."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), layout="constrained", sharex=True)
+    for ax, (title, traces) in zip(axes, panels.items(), strict=True):
+        for (kind, lines), color in zip(traces.items(), PALETTE, strict=False):
+            for i, (beta, value) in enumerate(lines):
+                ax.plot(beta.numpy(), value.numpy(), color=color, lw=1, alpha=0.7, marker=".",
+                        label=kind if i == 0 else None)
+        ax.set(xlabel="temperature β of the step (log scale)", xscale="log", ylim=(0, 1.5))
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_title(title, fontsize="medium")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize="small", frameon=False)
+    return fig

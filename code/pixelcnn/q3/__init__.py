@@ -7,8 +7,9 @@ approximation against enumeration on tiny models (one tiny-model helper for both
 of (d) and (g) on MNIST, the (g) pools and the forward model's scores of them (cached); ``block_chains``: the
 chains with block moves; ``tempering``: (d) and (g) by tempering from the prior (``smc``); ``d_estimates``:
 the (d) importance samplers over seeds, plain and Rao-Blackwellised
-(cached). ``judged``: how the chains are read; ``mcmc_findings``, ``d_judged``, ``g_judged``: what the chains
-and the estimators say. ``claims``: the chapter's claims, checked on its findings.
+(cached). ``judged``: how the chains are read; ``mcmc_findings``, ``tempering_findings``, ``d_judged``,
+``g_judged``: what the chains, the tempering runs and the estimators say. ``claims``: the chapter's claims,
+checked on its findings.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ..sampling import sample
 from . import HALF, MIDDLE, MODEL, STARTS, ink
 from .estimates import results, reverse_results
 from .starts import chain_setup
+from .tempering import READ, draws, tempering
 
 
 @dataclass(frozen=True)
@@ -183,22 +184,31 @@ class Scores:
 
     inputs: dict  # ``scores.inputs()``: the forward model and the inputs of the results it scores
     d_truth: torch.Tensor  # [N]: log2 p(x) of the (d) test images
+    tempering: dict[str, torch.Tensor]  # question -> [R, N, n]: log2 p(x) of each tempering run's draws
     g: dict[str, dict[str, torch.Tensor]]  # ``g_measures`` of every (g) method, the test images first
 
 
 def _scores_inputs() -> dict:
     """Everything ``scores`` depends on: the forward model and the results whose images it scores."""
+    seeds = budget()["tempering"]["seeds"]
     return {"model": identity(MODEL), "d": chains.inputs("d"), "g": chains.inputs("g"), "pools": g_pools.inputs(),
-            "reverse": reverse_results.inputs()}
+            "reverse": reverse_results.inputs(),
+            "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in READ}}
 
 
 @cache.declare("q3-scores", Scores, _scores_inputs)
 def scores(inputs: dict) -> dict:
-    """The forward model's log2 p(x) of the (d) test images and ``g_measures`` of every (g) method, so that the
-    report needs no model (a minute on a CPU)."""
+    """The forward model's log2 p(x) of the (d) test images and of the tempering runs' draws, and ``g_measures``
+    of every (g) method (the tempering runs' draws among them), so that the report needs no model (a few minutes
+    on a CPU)."""
     model = load_identity(inputs["model"])
     chains_d, chains_g, pools = chains.load(inputs["d"]), chains.load(inputs["g"]), g_pools.load(inputs["pools"])
     reverse = reverse_results.load(inputs["reverse"])
     first = results.load(inputs["reverse"]["results"])
     methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
-    return {"d_truth": log_p_bits(model, chains_d.images), "g": g_measures(model, first.images, methods)}
+    tempered = {q: [tempering.load(i) for i in runs] for q, runs in inputs["tempering"].items()}
+    methods |= {f"SMC tempering, seed {run.inputs['seed']}": draws(run) for run in tempered.get("g", [])}
+    per_draw = {q: torch.stack([log_p_bits(model, (x := draws(run)).flatten(0, 1)).view(x.shape[:2]) for run in rs])
+                for q, rs in tempered.items()}
+    return {"d_truth": log_p_bits(model, chains_d.images), "tempering": per_draw,
+            "g": g_measures(model, first.images, methods)}

@@ -2,7 +2,8 @@
 
 They take the chapter's cached results (``estimates``: r3, rr, heldout; ``validation``: conv; the
 explorer's: ex; ``tiny_mcmc``: tiny) or its findings (``mcmc_findings``, ``d_judged``, ``g_judged``, each
-named after its module); ``check`` runs them at render time and the tests run them against the committed cache.
+named after its module; ``tempering``: the tempering runs' findings per question, and ``tempering_rhat``: their
+R-hat between runs per question); ``check`` runs them at render time and the tests run them against the committed cache.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from .. import claims
 from ..claims import claim
 from ..runs import evaluation, trained
 from . import STARTS
+from .d_judged import TEMPERING
 from .tables import distinct, heldout_table
+from .tempering_findings import kind_means
 
 if TYPE_CHECKING:
     from ..explore import Explored
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from .estimates import Heldout, Results, ReverseResults
     from .g_judged import GFindings
     from .mcmc_findings import ChainFindings
+    from .tempering_findings import TemperingFindings
     from .tiny_mcmc import TinyCheck
     from .validation import Convergence
 
@@ -154,6 +158,40 @@ def reverse_block_chains_climb_above_the_test_image_with_near_empty_tops(mcmc_fi
     return len(mcmc_findings.near_empty_climbs()) >= 2
 
 
+# --- tempering ---------------------------------------------------------------------------------------
+
+
+@claim
+def the_independence_move_works_early_and_the_reverse_move_never(tempering: dict[str, TemperingFindings]) -> bool:
+    """"At the first temperature ... the whole-region forward move is accepted ... of the time ...; at β = 1 it is
+    accepted ...", "The whole-region reverse move is accepted at no temperature in any run, and the row blocks
+    change only a few percent of their pixels": above 0.1, then below 0.01; zero; below 5 % at every step."""
+    first, last = (kind_means(tempering, "acceptance", step) for step in (0, -1))
+    reverse = [v for f in tempering.values() for _, v in f.kind_traces("acceptance")["reverse prefix"]]
+    rows = [v for f in tempering.values() for _, v in f.kind_traces("changed")["forward rows"]]
+    return (first["forward prefix"] > 0.1 and last["forward prefix"] < 0.01
+            and all((v == 0).all() for v in reverse) and all((v < 0.05).all() for v in rows))
+
+
+@claim
+def the_tempering_runs_agree_on_d_where_the_text_says(tempering: dict[str, TemperingFindings]) -> bool:
+    """"the two tempering runs agree on #0 and #2 ... but not on #6": within 0.1 in total variation and one level
+    in Wasserstein-1 on the first two, more than 0.2 apart on the edge image."""
+    d = tempering["d"]
+    tv, w1 = d.seed_tv(), d.seed_w1()
+    return bool((tv[:2] < 0.1).all() and (w1[:2] < 1).all() and tv[2] > 0.2)
+
+
+@claim
+def tempering_runs_are_closer_than_the_chains_but_not_converged(tempering_rhat: dict[str, torch.Tensor],
+                                                               mcmc_findings: ChainFindings) -> bool:
+    """"the rank-normalised R-hat of log p(x) with each run's (resampled) particles as one chain is ... (the block
+    chains: ... or more)" and "it does not reach R-hat <= 1.1 either": every value between 1.1 and the block
+    chains' lowest."""
+    values = torch.cat(list(tempering_rhat.values()))
+    return bool((values > 1.1).all() and (values < mcmc_findings.lowest_rhat()).all())
+
+
 # --- (d) judged -------------------------------------------------------------------------------------
 
 
@@ -200,6 +238,30 @@ def every_estimate_agrees_on_black_and_stroke_images(d_judged: DFindings) -> boo
     """"on #2 every estimate but the block chains started from the model's own samples puts at least ... of its
     mass on the bright half": above 0.95."""
     return d_judged.least_bright_on_stroke() > 0.95
+
+
+@claim
+def the_samplers_that_move_between_regions_say_black_on_the_edge(d_judged: DFindings) -> bool:
+    """"Both tempering runs put most of the mass on black ..., as do the Rao-Blackwellised reverse proposals ...
+    and the block chains started from the reverse model's completions": above one half for each run and seed."""
+    edge = 2
+    return bool((d_judged.estimates[TEMPERING][:, edge, 0] > 0.5).all()
+                and (d_judged.estimates["IS, reverse proposals, Rao-Blackwellised"][:, edge, 0] > 0.5).all()
+                and d_judged.estimates["block chains, reverse starts"][0, edge, 0] > 0.5)
+
+
+@claim
+def the_answer_is_black_bright_and_black(d_judged: DFindings) -> bool:
+    """"On the black image #0 it says black and on the stroke image #2 a bright value (254, then 255)", and "On the
+    edge image #6 it says black": the pooled tempering estimate's most likely values."""
+    top = d_judged.reference().topk(2, dim=-1).indices
+    return top[:, 0].tolist() == [0, 254, 0] and int(top[1, 1]) == 255
+
+
+@claim
+def tempering_has_the_largest_evidence_for_d(d_judged: DFindings) -> bool:
+    """"Tempering's estimates lie above every importance-sampling estimate on every image"."""
+    return bool((d_judged.tempering_lead() > 0).all())
 
 
 @claim

@@ -1,6 +1,6 @@
 """Q3 (d) judged: every estimate of the middle pixel given the later pixels side by side, their stability
-across seeds, their distance to the test-start chains' estimate and to the exact (e), and each proposal's
-evidence at equal n (the findings and tables of chapter 3's "(d) judged" section; claims: ``q3.claims``).
+across seeds, their distance to the reference (the tempering runs' pooled estimate) and to the exact (e), and
+each method's evidence (the findings and tables of chapter 3's "(d) judged" section; claims: ``q3.claims``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from .chains import HardChains
     from .d_estimates import DEstimators, RBReverse
     from .mcmc_findings import ChainFindings
+    from .tempering_findings import TemperingFindings
 
-REFERENCE = "single-site chains, test-image starts"
+TEST_START = "single-site chains, test-image starts"
+TEMPERING = "SMC tempering from the prior"
 STABLE = 0.05  # a method's estimates on one image count as stable across seeds when no two differ by more (TV)
 
 
@@ -52,6 +54,11 @@ class DFindings:
     rb_seconds: dict
     rb_reproduces: bool  # its plain estimate is the cached reverse-proposal estimate (within 1e-6 in TV)
 
+    def reference(self) -> torch.Tensor:
+        """The estimate the others are measured against, per image [N, 256]: the tempering runs' answers pooled
+        (their mean over the seeds)."""
+        return self.estimates[TEMPERING].mean(0)
+
     def spread(self, name: str) -> torch.Tensor:
         """The largest TV between two seeds' estimates of a method, per image [N]."""
         p = self.estimates[name]
@@ -61,9 +68,14 @@ class DFindings:
         """Per image, whether a method's estimates stay within ``tolerance`` times ``STABLE`` across the seeds."""
         return self.spread(name) < tolerance * STABLE
 
-    def tv_to_e(self) -> torch.Tensor:
-        """The total variation between the test-start chains' estimate and the exact (e), per image [N]."""
-        return inf.total_variation(self.estimates[REFERENCE][0], self.e)
+    def tv_to_e(self, name: str = TEST_START) -> torch.Tensor:
+        """The total variation between a method's estimate (the test-start chains' by default; the mean over its
+        seeds) and the exact (e), per image [N]."""
+        return inf.total_variation(self.estimates[name].mean(0), self.e)
+
+    def tv_to_reference(self, name: str) -> torch.Tensor:
+        """The total variation between each seed's estimate of a method and the reference, [R, N]."""
+        return inf.total_variation(self.estimates[name], self.reference().unsqueeze(0))
 
     def black_on_edge(self) -> dict[str, float]:
         """P(black middle) of every estimate on the edge image (the third), mean over the seeds."""
@@ -75,34 +87,46 @@ class DFindings:
         return min(float(p[:, 1, 128:].sum(-1).min()) for name, p in self.estimates.items()
                    if name != "block chains, prior starts")
 
+    def tempering_lead(self, highest: bool = False) -> torch.Tensor:
+        """Per image [N], how far (bits) the lowest (or the highest) tempering run's log2 evidence lies above the
+        highest of every other estimate's."""
+        rows = dict(self.evidence)
+        tempering = rows.pop(next(name for name in rows if name.startswith("tempering")))
+        runs = tempering.max(0).values if highest else tempering.min(0).values
+        return runs - torch.cat(list(rows.values())).max(0).values
+
     def reverse_wins(self, n: str) -> torch.Tensor:
         """Per image, the seeds on which the reverse proposals' evidence (``n``) is above the prior prefixes'."""
         return (self.evidence[n] > self.evidence["prior prefixes, n = 16"]).sum(0)
 
 
-def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: RBReverse,
-               explored: Explored) -> DFindings:
+def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: RBReverse, explored: Explored,
+               tempered: TemperingFindings) -> DFindings:
     """``DFindings`` from the single-site (d) chains, the chains' findings, the cached estimators, the
-    Rao-Blackwellised estimate and the explorer's results (the exact (e) of the (d) images among them)."""
+    Rao-Blackwellised estimate, the explorer's results (the exact (e) of the (d) images among them) and the
+    tempering runs."""
     exact_e = explored.e[[explored.indices.tolist().index(i) for i in single_d.indices]]
     one = lambda p: p.unsqueeze(0)  # noqa: E731
-    estimates = {REFERENCE: one(d_reference(single_d, "test-image")),
+    estimates = {TEST_START: one(d_reference(single_d, "test-image")),
                  **{f"block chains, {s} starts": one(block.block_d[:, i]) for i, s in enumerate(STARTS)},
                  "IS, prior prefixes": e.is_prior, "IS, reverse proposals": e.is_reverse,
-                 "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse)}
+                 "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse),
+                 TEMPERING: tempered.posterior}
     bits = math.log(2)
     return DFindings(single_d.indices, tuple(int(x.flatten()[MIDDLE_INDEX]) for x in single_d.images), estimates,
                      exact_e.double(), {"prior prefixes, n = 16": e.is_prior_log_evidence / bits,
                                         "reverse proposals, first 16": rb.log_evidence_first / bits,
-                                        "reverse proposals, n = 512": e.is_reverse_log_evidence / bits},
+                                        "reverse proposals, n = 512": e.is_reverse_log_evidence / bits,
+                                        f"tempering, n = {tempered.particles}": tempered.log2_evidence},
                      rb.kept, float(rb.dropped.max()), rb.seconds,
                      bool((inf.total_variation(rb.plain, e.is_reverse) < 1e-6).all()))
 
 
 def d_table(f: DFindings) -> pd.DataFrame:
     """Per method (rows) and image: P(black middle) and the mean level (mean over the seeds; with several seeds the
-    largest TV between two of them), and TV and W1 to the test-start chains' estimate (mean over the seeds)."""
-    ref, rows = f.estimates[REFERENCE][0], []
+    largest TV between two of them), and TV and W1 to the reference, the tempering runs' pooled estimate (mean
+    over the seeds)."""
+    ref, rows = f.reference(), []
     for name, p in {**f.estimates, "exact (e), all other pixels given": f.e.unsqueeze(0)}.items():
         row = {"method": name}
         for k, i in enumerate(f.indices):

@@ -40,15 +40,20 @@ def _size(move: str) -> int:
     return int(b) - int(a)
 
 
+def move_kinds(moves: list[str]) -> list[str]:
+    """The kind of each move named "<proposal> a-b" or "site": "<proposal> rows" (a block of at most one image
+    row), "<proposal> prefix" (the whole unknown region) or "site"."""
+    return [name if name == "site" else f"{name.split()[0]} {'rows' if _size(name) <= SIZE[1] else 'prefix'}"
+            for name in moves]
+
+
 def move_table(c: BlockChains) -> pd.DataFrame:
     """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the single-site updates):
     how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
     changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
     sampler steps)."""
     sweeps, rows, sites = len(c.log_p), [], c.inputs["sites"]
-    sizes = [_size(name) for name in c.moves]
-    kinds = [name if name == "site" else f"{name.split()[0]} {'rows' if size <= SIZE[1] else 'prefix'}"
-             for name, size in zip(c.moves, sizes, strict=True)]
+    sizes, kinds = [_size(name) for name in c.moves], move_kinds(c.moves)
     for kind in dict.fromkeys(kinds):
         m = [i for i, k in enumerate(kinds) if k == kind]
         count = len(m) if kind != "site" else sites

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .chains import GPools, HardChains
     from .d_estimates import DEstimators, RBReverse
     from .estimates import Heldout, Results, ReverseResults
+    from .tempering_findings import TemperingFindings
 
 
 def distinct(samples: torch.Tensor, per_image: int) -> list[int]:
@@ -71,10 +72,10 @@ def spread_cell(v: torch.Tensor) -> str:
 
 
 def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, HardChains],
-               block: dict[str, BlockChains], pools: GPools) -> pd.DataFrame:
+               block: dict[str, BlockChains], pools: GPools, tempered: dict[str, TemperingFindings]) -> pd.DataFrame:
     """What each method of (b), (d) and (g) costs per conditioning image: forward passes of one image (network
     evaluations; the reverse model's counted apart), steps of the incremental sampler (one pixel of one image
-    each), and the seconds recorded for all images (on shared cores)."""
+    each), and the seconds recorded for all images (on shared cores; tempering: per run)."""
     m, n_b, prefixes, k = MIDDLE_INDEX, r.inputs["budget"]["marginal_prefixes"], e.inputs["later_prefixes"], \
         e.inputs["proposals"]
     pools_n, images_g = pools.inputs["pools"], len(pools.inputs["images"])
@@ -91,6 +92,10 @@ def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, Hard
         per_sweep, sweeps = blk.move_passes.sum(0).double(), len(blk.log_p)
         rows.append((f"({q}) MCMC, block moves, {chains} chains", chains * sweeps * float(per_sweep[0]),
                      chains * sweeps * float(per_sweep[1]), chains * sweeps * float(per_sweep[2]), blk.seconds))
+        if q in tempered:
+            t = tempered[q]
+            rows.append((f"({q}) SMC tempering from the prior, {t.particles} particles (per seed)",
+                         *t.cost_per_image(), float(t.seconds.mean())))
     rows += [("(g) SIR, prior proposals, own pools (their sampling run included)", pools_n * k,
               0, pools_n * k * HALF / images_g, pools.seconds["prior"]),
              ("(g) SIR, reverse proposals, own pools", pools_n * k, pools_n * k, pools_n * k * HALF,

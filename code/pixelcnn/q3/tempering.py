@@ -2,8 +2,8 @@
 
 ``tempering(question, seed)``: the particles of question "d" or "g" for the images of ``block_chains`` (the same
 conditioning images as the chains), moved by the block chains' schedule with the tempered target, cached and
-resumable (saved after every tempering step). Two seeds per question are the check: runs that agree on the
-answer and on the evidence.
+resumable (saved after every tempering step). ``runs(question)``: the runs of every seed of the budget, whose
+agreement on the answer and on the evidence is the check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from .. import blocks, cache, smc
 from .. import inference as inf
 from ..data import load_images
-from ..runs import budget, identity, load_identity
+from ..runs import BUDGETS, budget, identity, load_identity
 from . import MIDDLE, MODEL, SIZE
 from .block_chains import question_setting
 
@@ -51,7 +51,11 @@ def _tempering_inputs(question: str, seed: int = 0) -> dict:
             "sites": b["sites"], "sweeps": b["sweeps"], "ess_target": b["ess_target"], "seed": seed}
 
 
-@cache.declare("q3-tempering", Tempered, _tempering_inputs, cases=())
+READ = ("d",)  # the questions whose tempering runs the report reads, every seed of each in the committed cache
+
+
+@cache.declare("q3-tempering", Tempered, _tempering_inputs,
+               cases=tuple((q, seed) for q in READ for seed in BUDGETS["full"]["tempering"]["seeds"]))
 def tempering(inputs: dict) -> dict:
     """The particles of one tempering run (resumable; hours on a CPU, minutes on a GPU)."""
     model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
@@ -70,3 +74,18 @@ def tempering(inputs: dict) -> dict:
     return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
             "pixel_posterior": posterior}
 
+
+
+def runs(question: str) -> list[Tempered]:
+    """The tempering runs of question "d" or "g", one per seed of the budget."""
+    return [tempering(question, seed) for seed in budget()["tempering"]["seeds"]]
+
+
+def draws(run: Tempered, k: int | None = None) -> torch.Tensor:
+    """Equally weighted draws of each image's posterior from a run, [G, k or n, 1, H, W]: its particles
+    systematically resampled by their weights (seeded, so every reading draws the same), so that plain means over
+    them estimate the run's weighted means; with ``k``, every (n // k)-th of them."""
+    g, n = run.log_weights.shape
+    index = smc.systematic_resample(run.log_weights, torch.Generator().manual_seed(0)) + n * torch.arange(g)[:, None]
+    x = run.samples.long()[index.flatten()].view(g, n, *run.samples.shape[1:])
+    return x if k is None else x[:, :: n // k][:, :k]

@@ -1,0 +1,147 @@
+"""What Q3's tempering runs on MNIST say (``tempering``): how many steps they took, how their moves behave as
+the temperature rises, what each run answers and how far the runs of different seeds are apart (the findings of
+chapter 3's "Tempering on MNIST"; claims: ``q3.claims``).
+
+Every function reads the runs handed to it (``tempering.runs``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from .. import blocks
+from .. import inference as inf
+from .block_chains import question_setting
+from .d_judged import wasserstein
+from .mcmc_findings import move_kinds
+from .tables import distinct
+
+if TYPE_CHECKING:
+    from .tempering import Tempered
+
+
+@dataclass(frozen=True)
+class TemperingFindings:
+    """R tempering runs (one per seed) of one question over the same N conditioning images."""
+
+    question: str
+    indices: tuple  # the conditioning images' test-set indices
+    seeds: tuple
+    particles: int  # n per image
+    steps: torch.Tensor  # long [R, N]: the tempering steps each run took to reach beta = 1 on each image
+    betas: list  # R tensors [T_r + 1, N]: the temperatures
+    log2_evidence: torch.Tensor  # [R, N]: log2 p(given pixels)
+    final_ess: torch.Tensor  # [R, N]: effective sample size of the final weights, a fraction of n
+    distinct: torch.Tensor  # long [R, N]: how many of each image's n final particles differ from each other
+    posterior: torch.Tensor  # (d) [R, N, 256]: the middle pixel's posterior (empty for (g))
+    kinds: list  # M kinds of the moves of a sweep (``mcmc_findings.move_kinds``)
+    acceptance: list  # R tensors [T_r, M, N]
+    changed: list  # R tensors [T_r, M, N]
+    passes: torch.Tensor  # long [M, 3]: per sweep, forward and reverse passes and sampler steps of each move
+    sweeps: int  # sweeps per step
+    sites: int  # single-site updates per sweep
+    known_from: int  # the first given raster pixel (the unknown ones are 0..known_from-1)
+    seconds: torch.Tensor  # [R]
+
+    def seed_tv(self) -> torch.Tensor:
+        """(d) the largest total variation between two runs' posteriors, per image [N]."""
+        p = self.posterior
+        return torch.stack([inf.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+
+    def seed_w1(self) -> torch.Tensor:
+        """(d) the largest Wasserstein-1 distance (levels) between two runs' posteriors, per image [N]."""
+        p = self.posterior
+        return torch.stack([wasserstein(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+
+    def evidence_gap(self) -> torch.Tensor:
+        """The largest minus the smallest log2 evidence over the runs, per image [N] (bits)."""
+        return self.log2_evidence.max(0).values - self.log2_evidence.min(0).values
+
+    def kind_traces(self, measure: str) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Per kind of move, (the temperature, the measure) of every run and image along the steps: the mean of
+        ``measure`` ("acceptance" or "changed") over the moves of the kind, against the temperature the step
+        moved at."""
+        out: dict[str, list] = {}
+        for kind in dict.fromkeys(self.kinds):
+            m = [i for i, k in enumerate(self.kinds) if k == kind]
+            out[kind] = [(b[1:, k], v[:, m, k].mean(1)) for b, v in zip(self.betas, getattr(self, measure), strict=True)
+                         for k in range(b.shape[1])]
+        return out
+
+    def by_kind(self, measure: str, step: int) -> dict[str, torch.Tensor]:
+        """``measure`` ("acceptance" or "changed") at one tempering step of every run (0: the first, -1: the last,
+        at beta = 1), per kind of move: the mean over its moves, [R, N]."""
+        out = {}
+        for kind in dict.fromkeys(self.kinds):
+            m = [i for i, k in enumerate(self.kinds) if k == kind]
+            out[kind] = torch.stack([v[step, m].mean(0) for v in getattr(self, measure)])
+        return out
+
+    def step_cost(self) -> torch.Tensor:
+        """Passes of one image per particle and step [3]: forward (the likelihood pass and the moves), reverse,
+        sampler steps."""
+        return self.passes.sum(0).double() * self.sweeps + torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+
+    def cost_per_image(self) -> tuple[float, float, float]:
+        """Forward passes, reverse passes and sampler steps per conditioning image and run (mean over the runs):
+        the prior draws, every step's likelihood pass and moves, and for (d) the posterior's 256 passes per
+        particle."""
+        steps = float(torch.tensor([len(a) for a in self.acceptance], dtype=torch.float64).mean())
+        forward, reverse, sampler = (self.particles * steps * self.step_cost()).tolist()
+        posterior = 256 * self.particles if self.question == "d" else 0
+        return forward + posterior, reverse, sampler + self.particles * self.known_from
+
+
+def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
+    """``TemperingFindings`` from the runs of one question, one per seed."""
+    first = runs[0]
+
+    def stack(name: str) -> torch.Tensor:
+        return torch.stack([getattr(r, name) for r in runs])
+
+    steps = torch.stack([(r.betas[1:] < 1).sum(0) + 1 for r in runs])
+    weights = torch.stack([r.log_weights.exp() for r in runs])
+    return TemperingFindings(
+        first.inputs["question"], tuple(first.inputs["images"]), tuple(r.inputs["seed"] for r in runs),
+        first.inputs["particles"], steps, [r.betas for r in runs], stack("log_evidence") / math.log(2),
+        1 / (weights ** 2).sum(-1) / weights.shape[-1],
+        torch.tensor([distinct(r.samples, r.inputs["particles"]) for r in runs]), stack("pixel_posterior").double(),
+        move_kinds(first.moves), [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
+        first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"])[1],
+        torch.tensor([r.seconds for r in runs]))
+
+
+def between_runs_rhat(log_p: torch.Tensor) -> torch.Tensor:
+    """Per image, the rank-normalised R-hat of log p(x) [R, N, n] with each run's draws as one chain, taken in a
+    random order (seeded) so that the halves ``blocks.rank_rhat`` splits them into are random halves: near 1 when
+    the runs' draws look like draws of one distribution, as for converged chains."""
+    order = torch.randperm(log_p.shape[-1], generator=torch.Generator().manual_seed(0))
+    return torch.tensor([blocks.rank_rhat(log_p[:, k, order].T) for k in range(log_p.shape[1])])
+
+
+def kind_traces(found: dict[str, TemperingFindings], measure: str) -> dict[str, list]:
+    """``TemperingFindings.kind_traces`` of every question's runs, pooled per kind of move."""
+    out: dict[str, list] = {}
+    for f in found.values():
+        for kind, lines in f.kind_traces(measure).items():
+            out.setdefault(kind, []).extend(lines)
+    return out
+
+
+def kind_means(found: dict[str, TemperingFindings], measure: str, step: int) -> dict[str, float]:
+    """``TemperingFindings.by_kind`` of every question's runs, as the mean over the questions, runs and images."""
+    values: dict[str, list] = {}
+    for f in found.values():
+        for kind, v in f.by_kind(measure, step).items():
+            values.setdefault(kind, []).append(v.flatten())
+    return {kind: float(torch.cat(v).mean()) for kind, v in values.items()}
+
+
+def range_text(values: torch.Tensor, fmt: str = "d") -> str:
+    """The smallest and the largest of ``values`` as prose: "a to b", or "a" when they are equal."""
+    low, high = (format(int(v) if fmt == "d" else float(v), fmt) for v in (values.min(), values.max()))
+    return low if low == high else f"{low} to {high}"
