@@ -84,7 +84,7 @@ def g_completions(images: torch.Tensor, methods: dict[str, torch.Tensor], names:
 def tempering_moves(panels: dict[str, dict[str, list[tuple[torch.Tensor, torch.Tensor]]]]) -> plt.Figure:
     """How a tempering run's moves behave as the temperature rises: ``panels`` maps a panel title (a measure) to
     ``TemperingFindings.kind_traces``, one line per run and image, coloured by the kind of move."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), layout="constrained", sharex=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.9), layout="constrained", sharex=True)
     for ax, (title, traces) in zip(axes, panels.items(), strict=True):
         for (kind, lines), color in zip(traces.items(), PALETTE, strict=False):
             for i, (beta, value) in enumerate(lines):

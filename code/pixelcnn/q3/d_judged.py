@@ -107,11 +107,10 @@ def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: R
     tempering runs."""
     exact_e = explored.e[[explored.indices.tolist().index(i) for i in single_d.indices]]
     one = lambda p: p.unsqueeze(0)  # noqa: E731
-    estimates = {TEST_START: one(d_reference(single_d, "test-image")),
+    estimates = {TEMPERING: tempered.posterior, TEST_START: one(d_reference(single_d, "test-image")),
                  **{f"block chains, {s} starts": one(block.block_d[:, i]) for i, s in enumerate(STARTS)},
                  "IS, prior prefixes": e.is_prior, "IS, reverse proposals": e.is_reverse,
-                 "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse),
-                 TEMPERING: tempered.posterior}
+                 "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse)}
     bits = math.log(2)
     return DFindings(single_d.indices, tuple(int(x.flatten()[MIDDLE_INDEX]) for x in single_d.images), estimates,
                      exact_e.double(), {"prior prefixes, n = 16": e.is_prior_log_evidence / bits,
@@ -140,6 +139,6 @@ def d_table(f: DFindings) -> pd.DataFrame:
 
 
 def evidence_table(f: DFindings) -> pd.DataFrame:
-    """log2 evidence p(x_>m) per proposal and image: mean (smallest to largest) over the seeds."""
-    return pd.DataFrame([{"proposals": name, **{f"#{i}": spread_cell(v[:, k]) for k, i in enumerate(f.indices)}}
+    """log2 evidence p(x_>m) per method and image: mean (smallest to largest) over the seeds."""
+    return pd.DataFrame([{"method": name, **{f"#{i}": spread_cell(v[:, k]) for k, i in enumerate(f.indices)}}
                          for name, v in f.evidence.items()])

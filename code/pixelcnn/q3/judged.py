@@ -1,5 +1,5 @@
 """How Q3's single-site MCMC chains are read: the burn-in, the chains' (d) estimate, their log p traces and
-the tables of their diagnostics and of the (g) measures (the findings built on them: ``mcmc_findings``,
+the table of the (g) measures (the findings built on them: ``mcmc_findings``,
 ``d_judged``, ``g_judged``).
 
 Every function reads results (``chains``) handed to it and the reading budget (the burn-in).
@@ -31,23 +31,6 @@ def d_reference(c: HardChains, start: str | None = None) -> torch.Tensor:
     chains (of one start, or all) and the sweeps after the burn-in (Rao-Blackwellised)."""
     kept = mcmc.full_conditionals_between(c.full_conditionals, c.every, burn_in())
     return torch.stack([c.group(kept, k, start).reshape(-1, kept.shape[-1]).mean(0) for k in range(len(c.images))])
-
-
-def chain_diagnostics(c: HardChains, truth: torch.Tensor) -> pd.DataFrame:
-    """Per conditioning image (columns): the acceptance rate and the final log2 p(x) of the chains of each
-    start (after the burn-in), log2 p(x) of the test image itself (``truth``, [N]), and the split R-hat of log p
-    over all chains."""
-    kept, starts = slice(burn_in(), None), " / ".join(STARTS)
-    columns = {}
-    for k in range(len(c.images)):
-        trace = c.group(c.log_p[kept], k)
-        columns[f"test #{c.indices[k]}"] = [
-            " / ".join(f"{c.group(c.acceptance[kept], k, start).mean():.2f}" for start in STARTS),
-            " / ".join(f"{c.group(c.log_p[-1:], k, start).mean() / math.log(2):.0f}" for start in STARTS),
-            f"{truth[k]:.0f}", f"{mcmc.split_rhat(trace):.2f}" if len(trace) >= 4 else "-"]
-    measures = [f"acceptance rate ({starts} starts)", f"log2 p(x) after the last sweep ({starts})",
-                "log2 p(x) of the test image", "split R-hat of log p(x), all chains"]
-    return pd.DataFrame({"measure": measures, **columns})
 
 
 def g_diagnosis(measures: dict[str, dict[str, torch.Tensor]], indices: tuple[int, ...]) -> pd.DataFrame:
