@@ -58,7 +58,8 @@ _RUNS = [(q, seed) for q in ("d", "g") for seed in BUDGETS["full"]["tempering"][
 @cache.declare("q3-tempering", Tempered, _tempering_inputs, cases=tuple(r for r in _RUNS if r[0] in READ),
                pending=tuple(r for r in _RUNS if r[0] not in READ))
 def tempering(inputs: dict) -> dict:
-    """The particles of one tempering run (resumable; hours on a CPU, minutes on a GPU)."""
+    """The particles of one tempering run (resumable; on two CPU cores about half an hour for (d), its middle
+    pixel's full conditionals included, and three quarters of an hour for (g))."""
     model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
     _, known_from, _ = question_setting(inputs["question"])
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
@@ -76,17 +77,15 @@ def tempering(inputs: dict) -> dict:
             "pixel_posterior": posterior}
 
 
-
 def runs(question: str) -> list[Tempered]:
     """The tempering runs of question "d" or "g", one per seed of the budget."""
     return [tempering(question, seed) for seed in budget()["tempering"]["seeds"]]
 
 
-def draws(run: Tempered, k: int | None = None) -> torch.Tensor:
-    """Equally weighted draws of each image's posterior from a run, [G, k or n, 1, H, W]: its particles
-    systematically resampled by their weights (seeded, so every reading draws the same), so that plain means over
-    them estimate the run's weighted means; with ``k``, every (n // k)-th of them."""
+def draws(run: Tempered) -> torch.Tensor:
+    """Equally weighted draws of each image's posterior from a run, [G, n, 1, H, W]: its particles systematically
+    resampled by their weights (seeded, so every reading draws the same), so that plain means over them estimate
+    the run's weighted means."""
     g, n = run.log_weights.shape
     index = smc.systematic_resample(run.log_weights, torch.Generator().manual_seed(0)) + n * torch.arange(g)[:, None]
-    x = run.samples.long()[index.flatten()].view(g, n, *run.samples.shape[1:])
-    return x if k is None else x[:, :: n // k][:, :k]
+    return run.samples.long()[index.flatten()].view(g, n, *run.samples.shape[1:])
