@@ -47,15 +47,20 @@ def move_kinds(moves: list[str]) -> list[str]:
             for name in moves]
 
 
+def moves_by_kind(moves: list[str]) -> dict[str, list[int]]:
+    """The indices of the moves of each kind (``move_kinds``), kinds in the order of the sweep."""
+    kinds = move_kinds(moves)
+    return {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in dict.fromkeys(kinds)}
+
+
 def move_table(c: BlockChains) -> pd.DataFrame:
     """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the single-site updates):
     how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
     changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
     sampler steps)."""
     sweeps, rows, sites = len(c.log_p), [], c.inputs["sites"]
-    sizes, kinds = [_size(name) for name in c.moves], move_kinds(c.moves)
-    for kind in dict.fromkeys(kinds):
-        m = [i for i, k in enumerate(kinds) if k == kind]
+    sizes = [_size(name) for name in c.moves]
+    for kind, m in moves_by_kind(c.moves).items():
         count = len(m) if kind != "site" else sites
         pixels = sum(c.changed[:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
         rows.append({"move": kind, "per sweep": count, "acceptance": float(c.acceptance[:, m].mean()),

@@ -17,7 +17,7 @@ from .. import blocks
 from .. import inference as inf
 from .block_chains import question_setting
 from .d_judged import wasserstein
-from .mcmc_findings import move_kinds
+from .mcmc_findings import moves_by_kind
 from .tables import distinct
 
 if TYPE_CHECKING:
@@ -32,13 +32,12 @@ class TemperingFindings:
     indices: tuple  # the conditioning images' test-set indices
     seeds: tuple
     particles: int  # n per image
-    steps: torch.Tensor  # long [R, N]: the tempering steps each run took to reach beta = 1 on each image
     betas: list  # R tensors [T_r + 1, N]: the temperatures
     log2_evidence: torch.Tensor  # [R, N]: log2 p(given pixels)
     final_ess: torch.Tensor  # [R, N]: effective sample size of the final weights, a fraction of n
     distinct: torch.Tensor  # long [R, N]: how many of each image's n final particles differ from each other
     posterior: torch.Tensor  # (d) [R, N, 256]: the middle pixel's posterior (empty for (g))
-    kinds: list  # M kinds of the moves of a sweep (``mcmc_findings.move_kinds``)
+    moves: list  # M names of the moves of a sweep (``blocks.chains``)
     acceptance: list  # R tensors [T_r, M, N]
     changed: list  # R tensors [T_r, M, N]
     passes: torch.Tensor  # long [M, 3]: per sweep, forward and reverse passes and sampler steps of each move
@@ -46,6 +45,11 @@ class TemperingFindings:
     sites: int  # single-site updates per sweep
     known_from: int  # the first given raster pixel (the unknown ones are 0..known_from-1)
     seconds: torch.Tensor  # [R]
+
+    @property
+    def steps(self) -> torch.Tensor:
+        """The tempering steps each run took to reach beta = 1 on each image, long [R, N]."""
+        return torch.stack([(b[1:] < 1).sum(0) + 1 for b in self.betas])
 
     def seed_tv(self) -> torch.Tensor:
         """(d) the largest total variation between two runs' posteriors, per image [N]."""
@@ -65,21 +69,14 @@ class TemperingFindings:
         """Per kind of move, (the temperature, the measure) of every run and image along the steps: the mean of
         ``measure`` ("acceptance" or "changed") over the moves of the kind, against the temperature the step
         moved at."""
-        out: dict[str, list] = {}
-        for kind in dict.fromkeys(self.kinds):
-            m = [i for i, k in enumerate(self.kinds) if k == kind]
-            out[kind] = [(b[1:, k], v[:, m, k].mean(1)) for b, v in zip(self.betas, getattr(self, measure), strict=True)
-                         for k in range(b.shape[1])]
-        return out
+        return {kind: [(b[1:, k], v[:, m, k].mean(1)) for b, v in zip(self.betas, getattr(self, measure), strict=True)
+                       for k in range(b.shape[1])] for kind, m in moves_by_kind(self.moves).items()}
 
     def by_kind(self, measure: str, step: int) -> dict[str, torch.Tensor]:
         """``measure`` ("acceptance" or "changed") at one tempering step of every run (0: the first, -1: the last,
         at beta = 1), per kind of move: the mean over its moves, [R, N]."""
-        out = {}
-        for kind in dict.fromkeys(self.kinds):
-            m = [i for i, k in enumerate(self.kinds) if k == kind]
-            out[kind] = torch.stack([v[step, m].mean(0) for v in getattr(self, measure)])
-        return out
+        return {kind: torch.stack([v[step, m].mean(0) for v in getattr(self, measure)])
+                for kind, m in moves_by_kind(self.moves).items()}
 
     def step_cost(self) -> torch.Tensor:
         """Passes of one image per particle and step [3]: forward (the likelihood pass and the moves), reverse,
@@ -103,14 +100,13 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
     def stack(name: str) -> torch.Tensor:
         return torch.stack([getattr(r, name) for r in runs])
 
-    steps = torch.stack([(r.betas[1:] < 1).sum(0) + 1 for r in runs])
     weights = torch.stack([r.log_weights.exp() for r in runs])
     return TemperingFindings(
         first.inputs["question"], tuple(first.inputs["images"]), tuple(r.inputs["seed"] for r in runs),
-        first.inputs["particles"], steps, [r.betas for r in runs], stack("log_evidence") / math.log(2),
+        first.inputs["particles"], [r.betas for r in runs], stack("log_evidence") / math.log(2),
         1 / (weights ** 2).sum(-1) / weights.shape[-1],
         torch.tensor([distinct(r.samples, r.inputs["particles"]) for r in runs]), stack("pixel_posterior").double(),
-        move_kinds(first.moves), [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
+        first.moves, [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
         first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"])[1],
         torch.tensor([r.seconds for r in runs]))
 
