@@ -86,9 +86,9 @@ def tempering_moves(panels: dict[str, dict[str, list[tuple[torch.Tensor, torch.T
     ``TemperingFindings.kind_traces``, one line per run and image, coloured by the kind of move."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.9), layout="constrained", sharex=True)
     for ax, (title, traces) in zip(axes, panels.items(), strict=True):
-        for (kind, lines), color in zip(traces.items(), PALETTE, strict=False):
+        for (kind, lines), color, marker in zip(traces.items(), PALETTE[::2], ".s^v", strict=False):
             for i, (beta, value) in enumerate(lines):
-                ax.plot(beta.numpy(), value.numpy(), color=color, lw=1, alpha=0.7, marker=".",
+                ax.plot(beta.numpy(), value.numpy(), color=color, lw=1, alpha=0.7, marker=marker, ms=3,
                         label=kind if i == 0 else None)
         ax.set(xlabel="temperature β of the step (log scale)", xscale="log", ylim=(0, 1.5))
         ax.set_yscale("symlog", linthresh=1e-3)
