@@ -77,7 +77,7 @@ def test_every_claim_of_chapter_3_holds(committed):
     single, block = {"d": chains_d, "g": chains_g}, {"d": block_chains.chains("d"), "g": block_chains.chains("g")}
     r3, d_est, rb, ex = estimates.results(), d_estimates.d_estimators(), d_estimates.rb_reverse(), explore.results()
     found = mcmc_findings.chain_findings(single, block, scores)
-    tempered = {q: tempering_findings.tempering_findings(tempering.runs(q)) for q in tempering.READ}
+    tempered = {q: tempering_findings.tempering_findings(tempering.runs(q)) for q in tempering.QUESTIONS}
     rhat = {q: tempering_findings.between_runs_rhat(scores.tempering[q]) for q in tempered}
     checked = c3.check(r3=r3, rr=estimates.reverse_results(), conv=validation.convergence(),
                        heldout=estimates.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), mcmc_findings=found,

@@ -217,8 +217,7 @@ class Declared:
     inputs with the result, so no reader needs to ask for them again. ``declared(*args)`` is the result
     (read, else computed and cached); ``load(inputs)`` the same for inputs at hand (a result computed
     from another one); ``lookup(*args)`` the verified entry or None. ``cases`` are the arguments the
-    report calls it with: each must be in the committed cache; ``pending`` the arguments of results computed
-    ahead of the report reading them (long runs done one at a time): the cache may hold them.
+    report calls it with: each must be in the committed cache.
     """
 
     name: str
@@ -227,7 +226,6 @@ class Declared:
     result: type
     kind: str = "estimate"
     cases: tuple[tuple, ...] = ((),)
-    pending: tuple[tuple, ...] = ()
     metrics: bool = False  # the values are the entry's metrics (no files), not a tensors.pt file
     whole: str | None = None  # the result field that takes the values whole (their keys are names, not fields)
 

@@ -24,7 +24,7 @@ from ..sampling import sample
 from . import HALF, MIDDLE, MODEL, STARTS, ink
 from .estimates import results, reverse_results
 from .starts import chain_setup
-from .tempering import READ, draws, tempering
+from .tempering import QUESTIONS, draws, tempering
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _scores_inputs() -> dict:
     seeds = budget()["tempering"]["seeds"]
     return {"model": identity(MODEL), "d": chains.inputs("d"), "g": chains.inputs("g"), "pools": g_pools.inputs(),
             "reverse": reverse_results.inputs(),
-            "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in READ}}
+            "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in QUESTIONS}}
 
 
 @cache.declare("q3-scores", Scores, _scores_inputs)
@@ -207,7 +207,7 @@ def scores(inputs: dict) -> dict:
     first = results.load(inputs["reverse"]["results"])
     methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
     tempered = {q: [tempering.load(i) for i in runs] for q, runs in inputs["tempering"].items()}
-    methods |= {f"SMC tempering, seed {run.inputs['seed']}": draws(run) for run in tempered.get("g", [])}
+    methods |= {f"SMC tempering, seed {run.inputs['seed']}": draws(run) for run in tempered["g"]}
     per_draw = {q: torch.stack([log_p_bits(model, (x := draws(run)).flatten(0, 1)).view(x.shape[:2]) for run in rs])
                 for q, rs in tempered.items()}
     return {"d_truth": log_p_bits(model, chains_d.images), "tempering": per_draw,

@@ -51,12 +51,11 @@ def _tempering_inputs(question: str, seed: int = 0) -> dict:
             "sites": b["sites"], "sweeps": b["sweeps"], "ess_target": b["ess_target"], "seed": seed}
 
 
-READ = ("d",)  # the questions whose tempering runs the report reads, every seed of each in the committed cache
-_RUNS = [(q, seed) for q in ("d", "g") for seed in BUDGETS["full"]["tempering"]["seeds"]]
+QUESTIONS = ("d", "g")  # the questions tempering answers, every seed of each in the committed cache
 
 
-@cache.declare("q3-tempering", Tempered, _tempering_inputs, cases=tuple(r for r in _RUNS if r[0] in READ),
-               pending=tuple(r for r in _RUNS if r[0] not in READ))
+@cache.declare("q3-tempering", Tempered, _tempering_inputs,
+               cases=tuple((q, seed) for q in QUESTIONS for seed in BUDGETS["full"]["tempering"]["seeds"]))
 def tempering(inputs: dict) -> dict:
     """The particles of one tempering run (resumable; on two CPU cores about half an hour for (d), its middle
     pixel's full conditionals included, and three quarters of an hour for (g))."""
