@@ -10,7 +10,14 @@ import torch
 
 from pixelcnn.q3 import MIDDLE_INDEX
 from pixelcnn.q3.tempering import Tempered, draws
-from pixelcnn.q3.tempering_findings import between_runs_rhat, kind_means, kind_traces, range_text, tempering_findings
+from pixelcnn.q3.tempering_findings import (
+    between_runs_rhat,
+    kind_means,
+    kind_traces,
+    over_questions,
+    range_text,
+    tempering_findings,
+)
 
 MOVES = ["forward 0-407", "forward 0-28", "forward 28-56", "reverse 0-407", "site"]
 PASSES = torch.tensor([[1, 0, 407], [1, 0, 28], [1, 0, 28], [1, 1, 407], [3, 0, 0]])
@@ -76,11 +83,26 @@ def test_draws_follow_the_weights():
     assert x[1].tolist() == [4, 5, 6, 7]  # equal weights: each particle once
 
 
+def test_a_figure_shows_every_kth_draw_of_each_run():
+    from pixelcnn.q3.chains import tempering_completions
+
+    r = run(1, (0, 0), (0.0, 0.0))
+    r = Tempered(**{**r.__dict__, "samples": torch.arange(8, dtype=torch.uint8).view(8, 1, 1, 1).expand(8, 1, 28, 28)})
+    every, some = tempering_completions([r]), tempering_completions([r], per_image=2)
+    assert list(every) == ["SMC tempering, seed 1"] and every["SMC tempering, seed 1"].shape == (2, 4, 1, 28, 28)
+    assert some["SMC tempering, seed 1"][1, :, 0, 0, 0].tolist() == [4, 6]
+
+
 def test_between_runs_rhat_separates_runs_in_different_regions():
     same = torch.randn(2, 1, 400, generator=torch.Generator().manual_seed(1))
     apart = same + torch.tensor([0.0, 3.0]).view(2, 1, 1)
     assert between_runs_rhat(same).item() < 1.01 < 1.5 < between_runs_rhat(apart).item()
     assert between_runs_rhat(same.sort(-1).values).item() < 1.01  # sorted draws: the halves are random all the same
+
+
+def test_a_field_is_read_over_both_questions(found):
+    both = over_questions({"d": found, "g": found}, "distinct")
+    assert both.tolist() == found.distinct.flatten().tolist() * 2
 
 
 def test_distinct_particles_are_counted_per_image(found):

@@ -65,19 +65,23 @@ def tiny_mcmc(check) -> plt.Figure:
     return fig
 
 
-def g_completions(images: torch.Tensor, methods: dict[str, torch.Tensor], names: tuple[str, ...],
+def g_completions(images: torch.Tensor, methods: dict[str, torch.Tensor], rows: tuple[tuple[str, ...], ...],
                   known_rows: int = 14) -> plt.Figure:
-    """(g) completions side by side, one panel per method of ``names``: ``methods`` maps a name ("MCMC from ...
-    starts", "SIR, ...") to its completions of each conditioning image [N, K, 1, H, W]."""
-    widths = [methods[name].shape[1] + 1 for name in names]
-    fig, axes = plt.subplots(1, len(names), figsize=(0.5 * sum(widths) + 1, 0.6 * len(images) + 1),
-                             gridspec_kw={"width_ratios": widths})
-    for ax, name in zip(axes, names, strict=True):
-        samples = methods[name]
-        title = name.replace("MCMC from ", "MCMC:\n").replace("SIR, ", "SIR:\n")
-        completions(images, samples.reshape(-1, *samples.shape[2:]), samples.shape[1], known_rows, "bottom", title,
-                    ax=ax)
-    fig.tight_layout()
+    """(g) completions side by side, one row of panels per tuple of ``rows``, one panel per method name in it:
+    ``methods`` maps a name ("MCMC from ... starts", "SIR, ...", "SMC tempering, ...") to its completions of
+    each conditioning image [N, K, 1, H, W]."""
+    widths = [[methods[name].shape[1] + 1 for name in row] for row in rows]
+    width = max(sum(w) for w in widths)
+    fig = plt.figure(figsize=(0.5 * width + 1, (0.5 * len(images) + 0.6) * len(rows)), layout="constrained")
+    for subfig, row, w in zip(fig.subfigures(len(rows), 1), rows, widths, strict=True):
+        axes = subfig.subplots(1, len(row) + 1, gridspec_kw={"width_ratios": [*w, width - sum(w) + 1e-3]})
+        axes[-1].set_axis_off()  # the room a shorter row leaves, so that every panel has the same scale
+        for ax, name in zip(axes, row, strict=False):
+            samples = methods[name]
+            title = name.replace("MCMC from ", "MCMC:\n").replace("SIR, ", "SIR:\n").replace("tempering, ",
+                                                                                              "tempering:\n")
+            completions(images, samples.reshape(-1, *samples.shape[2:]), samples.shape[1], known_rows, "bottom",
+                        title, ax=ax)
     return fig
 
 

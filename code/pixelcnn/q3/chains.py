@@ -24,7 +24,7 @@ from ..sampling import sample
 from . import HALF, MIDDLE, MODEL, STARTS, ink
 from .estimates import results, reverse_results
 from .starts import chain_setup
-from .tempering import QUESTIONS, draws, tempering
+from .tempering import QUESTIONS, Tempered, draws, tempering
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,15 @@ def g_pools(inputs: dict) -> dict:
     return {"images": x, **result, "seconds": seconds}
 
 
+def tempering_completions(runs: list[Tempered], per_image: int | None = None) -> dict[str, torch.Tensor]:
+    """Each (g) tempering run's completions, [N, K, 1, 28, 28] per "SMC tempering, seed S": its equally weighted
+    draws (``tempering.draws``), all n of them, or every (n // ``per_image``)-th for a figure."""
+    def some(x: torch.Tensor) -> torch.Tensor:
+        return x if per_image is None else x[:, ::x.shape[1] // per_image][:, :per_image]
+
+    return {f"SMC tempering, seed {run.inputs['seed']}": some(draws(run)) for run in runs}
+
+
 def log_p_bits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """The forward model's log2 p(x) of each image [B], in bits."""
     return inf.log_prob(model, images.long()).double() / math.log(2)
@@ -207,7 +216,7 @@ def scores(inputs: dict) -> dict:
     first = results.load(inputs["reverse"]["results"])
     methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
     tempered = {q: [tempering.load(i) for i in runs] for q, runs in inputs["tempering"].items()}
-    methods |= {f"SMC tempering, seed {run.inputs['seed']}": draws(run) for run in tempered["g"]}
+    methods |= tempering_completions(tempered["g"])
     per_draw = {q: torch.stack([log_p_bits(model, (x := draws(run)).flatten(0, 1)).view(x.shape[:2]) for run in rs])
                 for q, rs in tempered.items()}
     return {"d_truth": log_p_bits(model, chains_d.images), "tempering": per_draw,

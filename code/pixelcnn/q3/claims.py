@@ -282,6 +282,23 @@ def prior_proposals_have_the_larger_evidence_at_equal_n(g_judged: GFindings) -> 
 
 
 @claim
+def the_g_tempering_runs_draw_different_tops(g_judged: GFindings) -> bool:
+    """"the two runs draw different tops: their ink differs by up to ... and their mean log2 p by up to ... bits":
+    on some image by more than 0.05 in ink and by more than 50 bits."""
+    return bool(g_judged.tempering_spread("ink").max() > 0.05 and g_judged.tempering_spread("log2 p").max() > 50)
+
+
+@claim
+def the_prior_pools_as_one_match_tempering_for_g(g_judged: GFindings) -> bool:
+    """"the prior pools give a log2 evidence above the lower tempering run on every image ..., above the higher run
+    on ... of the four and at most ... bits below it on the others", so "At ... particles tempering is not yet a
+    better sampler of (g) than importance sampling with the prior": above the lower run everywhere, above the
+    higher on at least two images and less than one bit below it on the rest."""
+    high = g_judged.pooled_lead(highest=True)
+    return bool((g_judged.pooled_lead() > 0).all() and (high > 0).sum() >= 2 and (high > -1).all())
+
+
+@claim
 def sir_tops_differ_from_the_true_tops_as_the_text_says(g_judged: GFindings) -> bool:
     """"SIR with reverse proposals returns tops with less ink than the true ones, rated above them" and "SIR with
     prior proposals ... ink within ... of the true tops'", while "the reverse model's tops ... at least ... bits

@@ -67,8 +67,17 @@ def completion_nll_table(rr: ReverseResults) -> pd.DataFrame:
 
 
 def spread_cell(v: torch.Tensor) -> str:
-    """A table cell of values over seeds or pools: "mean (smallest to largest)", in whole bits."""
+    """A table cell of values over seeds or pools: "mean (smallest to largest)", in whole bits (one value alone)."""
+    if v.numel() == 1:
+        return f"{float(v):.0f}"
     return f"{float(v.mean()):.0f} ({float(v.min()):.0f} to {float(v.max()):.0f})"
+
+
+def prior_pools_cost(pools: GPools) -> tuple[float, float, float]:
+    """Forward passes, reverse passes and sampler steps per conditioning image of all the (g) prior pools: every
+    proposal scored once per image, the proposals sampled once for all images."""
+    n = pools.inputs["pools"] * pools.inputs["proposals"]
+    return float(n), 0.0, n * HALF / len(pools.inputs["images"])
 
 
 def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, HardChains],
@@ -78,7 +87,7 @@ def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, Hard
     each), and the seconds recorded for all images (on shared cores; tempering: per run)."""
     m, n_b, prefixes, k = MIDDLE_INDEX, r.inputs["budget"]["marginal_prefixes"], e.inputs["later_prefixes"], \
         e.inputs["proposals"]
-    pools_n, images_g = pools.inputs["pools"], len(pools.inputs["images"])
+    pools_n = pools.inputs["pools"]
     kept = float(rb.kept.double().mean())
     rows = [("(b) plain Monte Carlo over ancestral prefixes (unbiased)", n_b, 0, n_b * m, r.seconds["b"])]
     rows += [("(d) IS, prior prefixes (per seed)", prefixes * 256, 0, prefixes * m, e.seconds["is_prior"]),
@@ -92,12 +101,11 @@ def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, Hard
         per_sweep, sweeps = blk.move_passes.sum(0).double(), len(blk.log_p)
         rows.append((f"({q}) MCMC, block moves, {chains} chains", chains * sweeps * float(per_sweep[0]),
                      chains * sweeps * float(per_sweep[1]), chains * sweeps * float(per_sweep[2]), blk.seconds))
-        if q in tempered:
-            t = tempered[q]
-            rows.append((f"({q}) SMC tempering from the prior, {t.particles} particles (per seed)",
-                         *t.cost_per_image(), float(t.seconds.mean())))
-    rows += [("(g) SIR, prior proposals, own pools (their sampling run included)", pools_n * k,
-              0, pools_n * k * HALF / images_g, pools.seconds["prior"]),
+        t = tempered[q]
+        rows.append((f"({q}) SMC tempering from the prior, {t.particles} particles (per seed)", *t.cost_per_image(),
+                     float(t.seconds.mean())))
+    rows += [("(g) SIR, prior proposals, own pools (their sampling run included)", *prior_pools_cost(pools),
+              pools.seconds["prior"]),
              ("(g) SIR, reverse proposals, own pools", pools_n * k, pools_n * k, pools_n * k * HALF,
               pools.seconds["reverse"])]
     return pd.DataFrame([{"method": name, "forward passes": float(f), "reverse passes": float(rev),

@@ -137,6 +137,11 @@ def kind_means(found: dict[str, TemperingFindings], measure: str, step: int) -> 
     return {kind: float(torch.cat(v).mean()) for kind, v in values.items()}
 
 
+def over_questions(found: dict[str, TemperingFindings], name: str) -> torch.Tensor:
+    """A per-run-and-image field of every question's findings ("final_ess", "distinct", ...), flattened into one."""
+    return torch.cat([getattr(f, name).flatten() for f in found.values()])
+
+
 def range_text(values: torch.Tensor, fmt: str = "d") -> str:
     """The smallest and the largest of ``values`` as prose: "a to b", or "a" when they are equal."""
     low, high = (format(int(v) if fmt == "d" else float(v), fmt) for v in (values.min(), values.max()))
