@@ -105,9 +105,10 @@ BUDGETS = {
         "blocks": {"schedule": (("forward", 1), ("reverse", 0)), "sites": 4, "sweeps": 40, "chunk": 4},
         # Tempering from the prior (q3.tempering): particles per image, the moves of a sweep at each temperature
         # (as "blocks", with the forward independence move first), the sweeps per step and the conditional ESS
-        # each step keeps; the seeds of the runs whose agreement is the check.
+        # each step keeps; the seeds of the runs whose agreement is the check; fewer particles per image for
+        # (d), to see how the runs' agreement grows with them.
         "tempering": {"particles": 64, "schedule": (("forward", 0), ("forward", 1), ("reverse", 0)), "sites": 4,
-                      "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1)},
+                      "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (16, 32)},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
         # images (``explore.choose_images``: the first two of every digit whose middle pixel is black, on a
@@ -132,7 +133,7 @@ BUDGETS = {
         "tiny_mcmc": {"seed": 1, "budgets": [2**9], "size": [4, 4], "chains": 4},
         "blocks": {"schedule": (("forward", 14), ("reverse", 0)), "sites": 1, "sweeps": 2, "chunk": 1},
         "tempering": {"particles": 4, "schedule": (("forward", 0),), "sites": 1, "sweeps": 1, "ess_target": 0.5,
-                      "seeds": (0, 1)},
+                      "seeds": (0, 1), "fewer_particles": (2,)},
         "benchmark_small": True,
         "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },

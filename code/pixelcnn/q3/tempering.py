@@ -42,20 +42,24 @@ class Tempered:
     pixel_posterior: torch.Tensor  # (d) [G, 256]: the middle pixel, Rao-Blackwellised (empty for (g))
 
 
-def _tempering_inputs(question: str, seed: int = 0) -> dict:
-    """Everything a tempering run of question "d" or "g" depends on."""
+def _tempering_inputs(question: str, seed: int = 0, particles: int | None = None) -> dict:
+    """Everything a tempering run of question "d" or "g" depends on (``particles`` per image: the budget's unless
+    given)."""
     b = budget()["tempering"]
     images, _, _ = question_setting(question)
     return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
-            "images": images, "particles": b["particles"], "schedule": [list(move) for move in b["schedule"]],
+            "images": images, "particles": particles or b["particles"],
+            "schedule": [list(move) for move in b["schedule"]],
             "sites": b["sites"], "sweeps": b["sweeps"], "ess_target": b["ess_target"], "seed": seed}
 
 
 QUESTIONS = ("d", "g")  # the questions tempering answers, every seed of each in the committed cache
+_FULL = BUDGETS["full"]["tempering"]
 
 
 @cache.declare("q3-tempering", Tempered, _tempering_inputs,
-               cases=tuple((q, seed) for q in QUESTIONS for seed in BUDGETS["full"]["tempering"]["seeds"]))
+               cases=(*((q, seed) for q in QUESTIONS for seed in _FULL["seeds"]),
+                      *(("d", seed, n) for n in _FULL["fewer_particles"] for seed in _FULL["seeds"])))
 def tempering(inputs: dict) -> dict:
     """The particles of one tempering run (resumable; on two CPU cores about half an hour for (d), its middle
     pixel's full conditionals included, and three quarters of an hour for (g))."""
@@ -76,9 +80,10 @@ def tempering(inputs: dict) -> dict:
             "pixel_posterior": posterior}
 
 
-def runs(question: str) -> list[Tempered]:
-    """The tempering runs of question "d" or "g", one per seed of the budget."""
-    return [tempering(question, seed) for seed in budget()["tempering"]["seeds"]]
+def runs(question: str, particles: int | None = None) -> list[Tempered]:
+    """The tempering runs of question "d" or "g", one per seed of the budget (``particles`` per image: the
+    budget's unless given)."""
+    return [tempering(question, seed, particles) for seed in budget()["tempering"]["seeds"]]
 
 
 def draws(run: Tempered) -> torch.Tensor:
