@@ -12,6 +12,7 @@ from pixelcnn.q3 import MIDDLE_INDEX
 from pixelcnn.q3.tempering import Tempered, draws
 from pixelcnn.q3.tempering_findings import (
     between_runs_rhat,
+    by_particles,
     kind_means,
     kind_traces,
     over_questions,
@@ -103,6 +104,15 @@ def test_between_runs_rhat_separates_runs_in_different_regions():
 def test_a_field_is_read_over_both_questions(found):
     both = over_questions({"d": found, "g": found}, "distinct")
     assert both.tolist() == found.distinct.flatten().tolist() * 2
+
+
+def test_runs_with_more_particles_come_last_in_their_table(found):
+    table = by_particles({64: found, 16: found}, {16: torch.tensor([1.5, 2.0]), 64: torch.tensor([1.25, 1.0])})
+    assert table["particles"].tolist() == [16, 64]
+    assert table["R-hat between runs"].tolist() == ["1.50 / 2.00", "1.25 / 1.00"]
+    assert table["log2 evidence (mean of runs)"][0] == "-301.0 / -200.2"
+    assert table["evidence gap (bits)"].tolist() == ["2.0 / 0.5"] * 2 and table["TV between runs"][0] == "1.00 / 0.00"
+    assert table["minutes a run"].tolist() == pytest.approx([10.5 / 60] * 2)
 
 
 def test_distinct_particles_are_counted_per_image(found):

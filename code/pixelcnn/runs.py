@@ -108,7 +108,7 @@ BUDGETS = {
         # each step keeps; the seeds of the runs whose agreement is the check; fewer particles per image for
         # (d), to see how the runs' agreement grows with them.
         "tempering": {"particles": 64, "schedule": (("forward", 0), ("forward", 1), ("reverse", 0)), "sites": 4,
-                      "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (16, 32)},
+                      "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (8, 16, 32)},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
         # images (``explore.choose_images``: the first two of every digit whose middle pixel is black, on a

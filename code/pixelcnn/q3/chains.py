@@ -194,15 +194,17 @@ class Scores:
     inputs: dict  # ``scores.inputs()``: the forward model and the inputs of the results it scores
     d_truth: torch.Tensor  # [N]: log2 p(x) of the (d) test images
     tempering: dict[str, torch.Tensor]  # question -> [R, N, n]: log2 p(x) of each tempering run's draws
+    fewer_particles: dict[str, torch.Tensor]  # n -> [R, N, n]: the same for the (d) runs with fewer particles
     g: dict[str, dict[str, torch.Tensor]]  # ``g_measures`` of every (g) method, the test images first
 
 
 def _scores_inputs() -> dict:
     """Everything ``scores`` depends on: the forward model and the results whose images it scores."""
-    seeds = budget()["tempering"]["seeds"]
+    seeds, fewer = budget()["tempering"]["seeds"], budget()["tempering"]["fewer_particles"]
     return {"model": identity(MODEL), "d": chains.inputs("d"), "g": chains.inputs("g"), "pools": g_pools.inputs(),
             "reverse": reverse_results.inputs(),
-            "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in QUESTIONS}}
+            "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in QUESTIONS},
+            "fewer_particles": {str(n): [tempering.inputs("d", seed, n) for seed in seeds] for n in fewer}}
 
 
 @cache.declare("q3-scores", Scores, _scores_inputs)
@@ -217,7 +219,12 @@ def scores(inputs: dict) -> dict:
     methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
     tempered = {q: [tempering.load(i) for i in runs] for q, runs in inputs["tempering"].items()}
     methods |= tempering_completions(tempered["g"])
-    per_draw = {q: torch.stack([log_p_bits(model, (x := draws(run)).flatten(0, 1)).view(x.shape[:2]) for run in rs])
-                for q, rs in tempered.items()}
-    return {"d_truth": log_p_bits(model, chains_d.images), "tempering": per_draw,
+
+    def per_draw(runs: list[dict]) -> torch.Tensor:
+        return torch.stack([log_p_bits(model, (x := draws(tempering.load(i))).flatten(0, 1)).view(x.shape[:2])
+                            for i in runs])
+
+    return {"d_truth": log_p_bits(model, chains_d.images),
+            "tempering": {q: per_draw(runs) for q, runs in inputs["tempering"].items()},
+            "fewer_particles": {n: per_draw(runs) for n, runs in inputs["fewer_particles"].items()},
             "g": g_measures(model, first.images, methods)}

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import torch
 
 from .. import blocks
@@ -117,6 +118,20 @@ def between_runs_rhat(log_p: torch.Tensor) -> torch.Tensor:
     the runs' draws look like draws of one distribution, as for converged chains."""
     order = torch.randperm(log_p.shape[-1], generator=torch.Generator().manual_seed(0))
     return torch.tensor([blocks.rank_rhat(log_p[:, k, order].T) for k in range(log_p.shape[1])])
+
+
+def by_particles(found: dict[int, TemperingFindings], rhat: dict[int, torch.Tensor]) -> pd.DataFrame:
+    """(d) tempering runs by the particles per image (``found``/``rhat``: n -> the runs' findings / their
+    ``between_runs_rhat``): per image, the runs' mean log2 evidence, the R-hat between them, the gap between their
+    evidence and their answers' largest total variation; the minutes a run took."""
+    def cells(v: torch.Tensor, fmt: str) -> str:
+        return " / ".join(format(float(x), fmt) for x in v)
+
+    return pd.DataFrame([{"particles": n, "log2 evidence (mean of runs)": cells(f.log2_evidence.mean(0), ".1f"),
+                          "R-hat between runs": cells(rhat[n], ".2f"),
+                          "evidence gap (bits)": cells(f.evidence_gap(), ".1f"),
+                          "TV between runs": cells(f.seed_tv(), ".2f"),
+                          "minutes a run": float(f.seconds.mean()) / 60} for n, f in sorted(found.items())])
 
 
 def kind_traces(found: dict[str, TemperingFindings], measure: str) -> dict[str, list]:
