@@ -83,7 +83,9 @@ def test_every_claim_of_chapter_3_holds(committed):
                        heldout=estimates.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), mcmc_findings=found,
                        d_judged=d_judged.d_findings(chains_d, found, d_est, rb, ex, tempered["d"]),
                        g_judged=g_judged.g_findings(pools, scores, chains_g.indices, tempered["g"]),
-                       tempering=tempered, tempering_rhat=rhat)
+                       tempering=tempered, tempering_rhat=rhat,
+                       tempering_by_particles=tempering_findings.particles_study(
+                           tempered["d"], rhat["d"], scores.fewer_particles, tempering.runs))
     assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}  # each claim has its findings
     assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(c3))  # each quotes its sentence
     assert len(tables.cost_table(r3, d_est, rb, single, block, pools, tempered)) == 12

@@ -8,6 +8,7 @@ Every function reads the runs handed to it (``tempering.runs``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -118,6 +119,16 @@ def between_runs_rhat(log_p: torch.Tensor) -> torch.Tensor:
     the runs' draws look like draws of one distribution, as for converged chains."""
     order = torch.randperm(log_p.shape[-1], generator=torch.Generator().manual_seed(0))
     return torch.tensor([blocks.rank_rhat(log_p[:, k, order].T) for k in range(log_p.shape[1])])
+
+
+def particles_study(full: TemperingFindings, full_rhat: torch.Tensor, fewer_log2_p: dict[str, torch.Tensor],
+                    runs: Callable[[str, int], list[Tempered]]) -> dict[str, dict]:
+    """The (d) runs by particles per image: "found" and "rhat", n -> the runs' findings and their R-hat between
+    runs, from the full runs' (``full``, ``full_rhat``), the log2 p of the fewer-particle runs' draws
+    (``Scores.fewer_particles``) and ``runs`` (``tempering.runs``)."""
+    found = {int(n): tempering_findings(runs("d", int(n))) for n in fewer_log2_p} | {full.particles: full}
+    rhat = {int(n): between_runs_rhat(v) for n, v in fewer_log2_p.items()} | {full.particles: full_rhat}
+    return {"found": found, "rhat": rhat}
 
 
 def by_particles(found: dict[int, TemperingFindings], rhat: dict[int, torch.Tensor]) -> pd.DataFrame:
