@@ -13,6 +13,7 @@ from pixelcnn.q3.tempering import Tempered, draws
 from pixelcnn.q3.tempering_findings import (
     between_runs_rhat,
     by_particles,
+    evidence_rise,
     kind_means,
     kind_traces,
     over_questions,
@@ -113,6 +114,11 @@ def test_runs_with_more_particles_come_last_in_their_table(found):
     assert table["log2 evidence (mean of runs)"][0] == "-301.0 / -200.2"
     assert table["evidence gap (bits)"].tolist() == ["2.0 / 0.5"] * 2 and table["TV between runs"][0] == "1.00 / 0.00"
     assert table["minutes a run"].tolist() == pytest.approx([10.5 / 60] * 2)
+
+
+def test_the_evidence_rise_runs_from_the_fewest_particles_to_the_most(found):
+    few = tempering_findings([run(0, (0, 0), (-310.0, -210.0)), run(1, (0, 0), (-312.0, -210.0))])
+    assert evidence_rise({64: found, 8: few}).tolist() == pytest.approx([10.0, 9.75])
 
 
 def test_distinct_particles_are_counted_per_image(found):

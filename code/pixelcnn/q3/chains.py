@@ -220,11 +220,11 @@ def scores(inputs: dict) -> dict:
     tempered = {q: [tempering.load(i) for i in runs] for q, runs in inputs["tempering"].items()}
     methods |= tempering_completions(tempered["g"])
 
-    def per_draw(runs: list[dict]) -> torch.Tensor:
-        return torch.stack([log_p_bits(model, (x := draws(tempering.load(i))).flatten(0, 1)).view(x.shape[:2])
-                            for i in runs])
+    def per_draw(runs: list[Tempered]) -> torch.Tensor:
+        return torch.stack([log_p_bits(model, (x := draws(run)).flatten(0, 1)).view(x.shape[:2]) for run in runs])
 
     return {"d_truth": log_p_bits(model, chains_d.images),
-            "tempering": {q: per_draw(runs) for q, runs in inputs["tempering"].items()},
-            "fewer_particles": {n: per_draw(runs) for n, runs in inputs["fewer_particles"].items()},
+            "tempering": {q: per_draw(runs) for q, runs in tempered.items()},
+            "fewer_particles": {n: per_draw([tempering.load(i) for i in runs])
+                                for n, runs in inputs["fewer_particles"].items()},
             "g": g_measures(model, first.images, methods)}

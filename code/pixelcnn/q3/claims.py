@@ -20,7 +20,7 @@ from ..runs import evaluation, trained
 from . import STARTS
 from .d_judged import TEMPERING
 from .tables import distinct, heldout_table
-from .tempering_findings import kind_means
+from .tempering_findings import evidence_rise, kind_means
 
 if TYPE_CHECKING:
     from ..explore import Explored
@@ -202,7 +202,7 @@ def more_particles_find_more_evidence_but_no_lower_rhat(tempering_by_particles: 
     last image, above 1.1 at the most particles; the gap above 5 bits there; #2's TV falling at each step."""
     found, rhat = tempering_by_particles["found"], tempering_by_particles["rhat"]
     n = sorted(found)
-    rise = found[n[-1]].log2_evidence.mean(0) - found[n[0]].log2_evidence.mean(0)
+    rise = evidence_rise(found)
     r = torch.stack([rhat[k] for k in n])  # [counts, N]
     tv = torch.stack([found[k].seed_tv()[1] for k in n])
     steady = [bool((r[1:, k] <= r[:-1, k]).all()) for k in (0, r.shape[1] - 1)]

@@ -131,6 +131,12 @@ def particles_study(full: TemperingFindings, full_rhat: torch.Tensor, fewer_log2
     return {"found": found, "rhat": rhat}
 
 
+def evidence_rise(found: dict[int, TemperingFindings]) -> torch.Tensor:
+    """The runs' mean log2 evidence with the most particles minus with the fewest, per image [N] (bits)."""
+    fewest, most = found[min(found)], found[max(found)]
+    return most.log2_evidence.mean(0) - fewest.log2_evidence.mean(0)
+
+
 def by_particles(found: dict[int, TemperingFindings], rhat: dict[int, torch.Tensor]) -> pd.DataFrame:
     """(d) tempering runs by the particles per image (``found``/``rhat``: n -> the runs' findings / their
     ``between_runs_rhat``): per image, the runs' mean log2 evidence, the R-hat between them, the gap between their
