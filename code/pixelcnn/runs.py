@@ -109,6 +109,11 @@ BUDGETS = {
         # (d), to see how the runs' agreement grows with them.
         "tempering": {"particles": 64, "schedule": (("forward", 0), ("forward", 1), ("reverse", 0)), "sites": 4,
                       "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (8, 16, 32)},
+        # Many small tempering runs (q3.tempering.small_runs), each with its own evidence, combined by it: the
+        # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
+        # ``refine``), resampling at every step, no reverse move (never accepted in the runs above).
+        "tempering_runs": {"particles": 16, "seeds": tuple(range(100, 116)), "pilot_seed": 0, "refine": 2,
+                           "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
         # images (``explore.choose_images``: the first two of every digit whose middle pixel is black, on a
@@ -134,6 +139,8 @@ BUDGETS = {
         "blocks": {"schedule": (("forward", 14), ("reverse", 0)), "sites": 1, "sweeps": 2, "chunk": 1},
         "tempering": {"particles": 8, "schedule": (("forward", 0),), "sites": 1, "sweeps": 1, "ess_target": 0.5,
                       "seeds": (0, 1), "fewer_particles": (4,)},
+        "tempering_runs": {"particles": 4, "seeds": (100, 101), "pilot_seed": 0, "refine": 1,
+                           "schedule": (("forward", 0),), "sites": 1, "sweeps": 1},
         "benchmark_small": True,
         "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },

@@ -50,6 +50,7 @@ class Particles:
     passes: torch.Tensor  # long [M, 3]: per sweep, forward and reverse passes and sampler steps of each move
     sweeps: int  # sweeps of moves per step
     seconds: float
+    ancestors: torch.Tensor  # long [G, n]: the index of each particle's ancestor among the group's first n
 
     def weights(self) -> torch.Tensor:
         """The particles' normalised weights, flat [G * n] (in the order of ``samples``)."""
@@ -92,16 +93,24 @@ def systematic_resample(log_w: torch.Tensor, generator: torch.Generator) -> torc
 
 def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tensor, known_from: int, n: int,
            generator: torch.Generator, *, schedule: list[tuple[str, int, int]], sites: int = 0, sweeps: int = 1,
-           ess_target: float = 0.5, checkpoint: Path | None = None, progress: bool = False) -> Particles:
+           ess_target: float = 0.5, temperatures: torch.Tensor | None = None, checkpoint: Path | None = None,
+           progress: bool = False) -> Particles:
     """Carry n particles per conditioning image [G, 1, H, W] from the prior of the prefix 0..known_from-1 to its
     posterior given the other pixels; each step ends with ``sweeps`` sweeps of ``blocks.chains`` with
-    ``schedule`` and ``sites``. With ``checkpoint`` the state is saved after every step, so that a killed run
-    resumes where it stopped with the same random numbers."""
+    ``schedule`` and ``sites``. The temperatures are adaptive (``next_beta``, resampling when the ESS falls
+    below a half) unless ``temperatures`` [T + 1, G] fixes them in advance (from 0 to 1 per group; the
+    particles are then resampled at every step, so that ``log_evidence`` is the log of an unbiased estimate).
+    With ``checkpoint`` the state is saved after every step, so that a killed run resumes where it stopped
+    with the same random numbers."""
     check_images(images, model.levels)
     if not 0 < known_from < images[0].numel() or n < 2 or sweeps < 1 or not 0 < ess_target < 1:
         raise ValueError(f"need 0 < known_from < {images[0].numel()}, n >= 2, sweeps >= 1 and 0 < ess_target < 1; "
                          f"got {known_from}, {n}, {sweeps}, {ess_target}")
     groups = len(images)
+    if temperatures is not None and (temperatures.dim() != 2 or temperatures.shape[1] != groups
+                                     or (temperatures[0] != 0).any() or (temperatures[-1] != 1).any()
+                                     or (temperatures.diff(dim=0) < 0).any()):
+        raise ValueError(f"temperatures must be [T + 1, {groups}], rising from 0 to 1 in every column")
     offsets = (torch.arange(groups) * n).unsqueeze(1)
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
@@ -112,7 +121,7 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
         state = {"x": x, "log_w": torch.zeros(groups, n, dtype=torch.float64), "betas": [torch.zeros(groups)],
                  "log_z": torch.zeros(groups, dtype=torch.float64), "ess": [], "resampled": [], "acceptance": [],
                  "changed": [], "moves": [], "passes": torch.zeros(0, 3, dtype=torch.long),
-                 "seconds": time.perf_counter() - clock}
+                 "ancestors": torch.arange(n).expand(groups, n).clone(), "seconds": time.perf_counter() - clock}
     state["betas"] = [b.double() for b in state["betas"]]
     bar = tqdm(total=100, desc="tempering (% of the way to beta = 1)", disable=not progress)
     bar.update(int(100 * float(state["betas"][-1].min())))
@@ -120,16 +129,20 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
         clock = time.perf_counter()
         x, log_w, beta = state["x"], state["log_w"], state["betas"][-1]
         log_lik = known_log_likelihood(mcmc.log_conditionals(model, x), x, known_from).view(groups, n)
-        new_beta = next_beta(beta, log_lik, log_w, ess_target)
+        if temperatures is None:
+            new_beta = next_beta(beta, log_lik, log_w, ess_target)
+        else:
+            new_beta = temperatures[len(state["ess"]) + 1].double()
         increment = (new_beta - beta).unsqueeze(1) * log_lik
         state["log_z"] = state["log_z"] + (torch.logsumexp(log_w + increment, 1) - torch.logsumexp(log_w, 1))
         log_w = torch.log_softmax(log_w + increment, dim=1)
         ess = 1 / (log_w.exp() ** 2).sum(1) / n
-        resampled = ess < 0.5
+        resampled = ess < 0.5 if temperatures is None else torch.ones(groups, dtype=torch.bool)
         if resampled.any():
             index = torch.where(resampled.unsqueeze(1), systematic_resample(log_w, generator),
                                 torch.arange(n).expand(groups, n))
             x = x[(index + offsets).flatten()]
+            state["ancestors"] = state["ancestors"].gather(1, index)
             log_w = torch.where(resampled.unsqueeze(1), torch.full_like(log_w, -math.log(n)), log_w)
         run = blocks.chains(model, reverse, x, known_from, sweeps, generator, schedule=schedule, sites=sites,
                             thin=sweeps, beta=new_beta.repeat_interleave(n))
@@ -154,7 +167,7 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
     return Particles(state["x"], state["log_w"], torch.stack(state["betas"]), stack("ess", torch.float64),
                      stack("resampled", torch.bool), state["log_z"], state["moves"],
                      stack("acceptance", torch.float64), stack("changed", torch.float64), state["passes"], sweeps,
-                     state["seconds"])
+                     state["seconds"], state["ancestors"])
 
 
 def pixel_posterior(model: PixelCNNBase, particles: Particles, index: int) -> torch.Tensor:

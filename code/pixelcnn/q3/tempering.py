@@ -40,6 +40,7 @@ class Tempered:
     sweeps: int
     seconds: float
     pixel_posterior: torch.Tensor  # (d) [G, 256]: the middle pixel, Rao-Blackwellised (empty for (g))
+    ancestors: torch.Tensor | None = None  # long [G, n]: each particle's first ancestor (runs of ``small_runs``)
 
 
 def _tempering_inputs(question: str, seed: int = 0, particles: int | None = None) -> dict:
@@ -93,3 +94,57 @@ def draws(run: Tempered) -> torch.Tensor:
     g, n = run.log_weights.shape
     index = smc.systematic_resample(run.log_weights, torch.Generator().manual_seed(0)) + n * torch.arange(g)[:, None]
     return run.samples.long()[index.flatten()].view(g, n, *run.samples.shape[1:])
+
+
+# --- Many small runs on a frozen schedule -----------------------------------------------------------------------
+
+
+def frozen_temperatures(pilot: Tempered, refine: int) -> torch.Tensor:
+    """The temperatures of the small runs [T * refine + 1, G]: the pilot run's (adaptive), each step cut into
+    ``refine`` equal steps. Fixed before the small runs start, so that each run's evidence is the log of an
+    unbiased estimate."""
+    betas = pilot.betas.double()
+    steps = torch.linspace(0, 1, refine + 1, dtype=torch.float64)[1:].view(-1, 1, 1)
+    between = betas[:-1].unsqueeze(0) + steps * betas.diff(dim=0).unsqueeze(0)  # [refine, T, G]
+    return torch.cat([betas[:1], between.transpose(0, 1).reshape(-1, betas.shape[1])])
+
+
+def _small_run_inputs(question: str, seed: int) -> dict:
+    """Everything one small tempering run depends on (``small_runs``); its temperatures come from the pilot run
+    (the budget's ``pilot_seed`` at the full particle count), whose inputs are part of the key."""
+    b = budget()["tempering_runs"]
+    if seed not in b["seeds"]:
+        raise ValueError(f"seed {seed} is not a seed of the small runs ({b['seeds'][0]}..{b['seeds'][-1]})")
+    images, _, _ = question_setting(question)
+    return {"model": identity(MODEL), "question": question, "pixel": list(MIDDLE), "images": images,
+            "particles": b["particles"], "schedule": [list(move) for move in b["schedule"]], "sites": b["sites"],
+            "sweeps": b["sweeps"], "pilot": _tempering_inputs(question, b["pilot_seed"]), "refine": b["refine"],
+            "seed": seed}
+
+
+@cache.declare("q3-tempering-run", Tempered, _small_run_inputs,
+               cases=tuple(("d", seed) for seed in BUDGETS["full"]["tempering_runs"]["seeds"]))
+def small_run(inputs: dict) -> dict:
+    """One small tempering run on the frozen temperatures, without the reverse model (resumable; on two CPU
+    cores a few minutes for (d), its middle pixel's full conditionals included)."""
+    model = load_identity(inputs["model"])
+    _, known_from, _ = question_setting(inputs["question"])
+    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
+    x = load_images("test")[inputs["images"]].long()
+    schedule = [(p, a, b) for p, rows in inputs["schedule"]
+                for a, b in blocks.row_blocks(known_from, SIZE[1], rows or SIZE[0])]
+    checkpoint = cache.work_folder("estimate", inputs) / "particles.pt"
+    particles = smc.temper(model, None, x, known_from, inputs["particles"],
+                           torch.Generator().manual_seed(inputs["seed"]), schedule=schedule, sites=inputs["sites"],
+                           sweeps=inputs["sweeps"],
+                           temperatures=frozen_temperatures(tempering.load(inputs["pilot"]), inputs["refine"]),
+                           checkpoint=checkpoint, progress=True)
+    posterior = smc.pixel_posterior(model, particles, middle) if inputs["question"] == "d" else torch.zeros(0)
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
+            "pixel_posterior": posterior}
+
+
+def small_runs(question: str) -> list[Tempered]:
+    """The small runs of question "d", one per seed of the budget's ``tempering_runs``."""
+    return [small_run(question, seed) for seed in budget()["tempering_runs"]["seeds"]]
