@@ -112,7 +112,7 @@ BUDGETS = {
         # Many small tempering runs (q3.tempering.small_runs), each with its own evidence, combined by it: the
         # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
         # ``refine``), resampling at every step, no reverse move (never accepted in the runs above).
-        "tempering_runs": {"particles": 16, "seeds": tuple(range(100, 116)), "pilot_seed": 0, "refine": 2,
+        "tempering_runs": {"particles": 16, "seeds": tuple(range(100, 108)), "pilot_seed": 0, "refine": 1,
                            "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
