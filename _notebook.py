@@ -3,7 +3,7 @@
 import sys
 
 try:
-    from pixelcnn.report import write_notebook
+    from pixelcnn.report.build import write_notebook
 except ImportError as error:
     sys.exit(f"cannot build the notebook: {error}. Run `make venv` and render with "
              f"QUARTO_PYTHON=.venv/bin/python (or activate .venv first).")

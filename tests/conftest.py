@@ -25,7 +25,7 @@ def isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def course_checkpoint() -> Path:
     """The verified PixelCNN.ckpt (downloaded if it is nowhere); skips the test when it cannot be had."""
-    from pixelcnn.pretrained import URL, PretrainedError, candidates, checkpoint_path
+    from pixelcnn.study.pretrained import URL, PretrainedError, candidates, checkpoint_path
 
     key = tuple(candidates())
     if key not in _UNAVAILABLE:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pixelcnn
-from pixelcnn.benchmark import useful_macs
+from pixelcnn.study.benchmark import useful_macs
 
 
 def test_masked_and_shifted_models_do_the_same_useful_work():
@@ -20,7 +20,7 @@ def test_useful_macs_of_one_layer_by_hand():
 
 
 def test_the_benchmark_key_follows_the_architectures_not_the_recipes(monkeypatch):
-    from pixelcnn import benchmark, cache, runs
+    from pixelcnn.study import benchmark, cache, runs
 
     key = cache.entry_key("benchmark", benchmark.inputs())
     monkeypatch.setitem(runs.RUNS, "q1", runs.config("q1").replace(lr=1e-4, max_steps=7, grad_clip=0.5))

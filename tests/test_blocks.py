@@ -6,12 +6,12 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn import blocks, mcmc
-from pixelcnn import estimators as est
-from pixelcnn import inference as inf
+from pixelcnn.core import blocks, diagnostics, mcmc
+from pixelcnn.core import estimators as est
+from pixelcnn.core import inference as inf
+from pixelcnn.core.sampling import sample
 from pixelcnn.q3.tiny_mcmc import TINY_BLOCKS, tiny_block_passes, tiny_block_schedule
 from pixelcnn.q3.validation import fit_to_distribution, tiny_model
-from pixelcnn.sampling import sample
 
 HEIGHT, WIDTH = 4, 3
 HALF, M = 6, 7  # the top half's size and the middle pixel (2, 1), as raster indices
@@ -19,7 +19,7 @@ MOVES = [("forward", 0, 1), ("forward", 3, 6), ("forward", 0, 6), ("reverse", 3,
          ("reverse", 2, 5)]
 
 
-def fitted_reverse(model, levels: int, seed: int) -> pixelcnn.models.PixelCNNBase:
+def fitted_reverse(model, levels: int, seed: int) -> pixelcnn.core.models.PixelCNNBase:
     """A mismatched reverse-order model: 60 Adam steps on 2048 of the forward model's samples."""
     generator = torch.Generator().manual_seed(seed)
     data = inf.rotate(sample(model, 2048, size=(HEIGHT, WIDTH), generator=generator))
@@ -88,15 +88,15 @@ def test_each_move_keeps_exact_posterior_draws_exact(spread):
     generator = torch.Generator().manual_seed(0)
     x = candidates[torch.multinomial(exact, 40_000, replacement=True, generator=generator)]
     log_cond = mcmc.log_conditionals(model, x)
-    before = inf.total_variation(inf.state_frequencies(x, candidates, HALF, 2), exact)
+    before = diagnostics.total_variation(inf.state_frequencies(x, candidates, HALF, 2), exact)
     assert before < 0.02
     for proposal, a, b in MOVES:
         step = blocks.block_update(model, reverse, x, log_cond, (a, b), proposal, generator)
         moved = (step.x.view(len(x), -1) != x.view(len(x), -1)).any(1).double().mean()
-        after = inf.total_variation(inf.state_frequencies(step.x, candidates, HALF, 2), exact)
+        after = diagnostics.total_variation(inf.state_frequencies(step.x, candidates, HALF, 2), exact)
         assert moved > 0.1 and after < 0.025, (proposal, a, b, float(moved), float(after))
     q = inf.pixel_log_probs(reverse, inf.rotate(candidates))[:, HEIGHT * WIDTH - HALF:].sum(1).double().exp()
-    assert inf.total_variation(q / q.sum(), exact) > 0.15  # the reverse model alone is off: the ratio corrects it
+    assert diagnostics.total_variation(q / q.sum(), exact) > 0.15  # the reverse model alone is off; the ratio fixes it
 
 
 def dispersed_starts(model, reverse, image, known_from: int, n: int, generator) -> torch.Tensor:
@@ -124,9 +124,9 @@ def test_block_moves_reach_the_exact_answer_where_single_site_chains_stay_stuck(
     def error(states: torch.Tensor) -> float:
         """TV to the exact answer: (d) the middle pixel's distribution, (g) the top half's."""
         if question == "g":
-            return float(inf.total_variation(inf.state_frequencies(states, candidates, HALF, 3), exact))
+            return float(diagnostics.total_variation(inf.state_frequencies(states, candidates, HALF, 3), exact))
         values = states.reshape(-1, HEIGHT * WIDTH)[:, M]
-        return float(inf.total_variation(torch.bincount(values, minlength=3).double() / len(values), exact_d))
+        return float(diagnostics.total_variation(torch.bincount(values, minlength=3).double() / len(values), exact_d))
 
     # Single-site chains from one fixed start: 200 sweeps (a pass per pixel each), the second half kept.
     fixed = image.repeat(chains, 1, 1, 1).clone()
@@ -168,12 +168,12 @@ def test_a_killed_run_resumes_with_the_same_random_numbers(spread, tmp_path):
 def test_rank_normalised_split_rhat():
     generator = torch.Generator().manual_seed(0)
     iid = torch.randn(2000, 8, generator=generator)
-    assert abs(blocks.rank_rhat(iid) - 1) < 0.01
+    assert abs(diagnostics.rank_rhat(iid) - 1) < 0.01
     shifted = iid + torch.arange(8) * 0.5  # chains that sample different places
-    assert blocks.rank_rhat(shifted) > 1.1
+    assert diagnostics.rank_rhat(shifted) > 1.1
     scaled = iid * torch.tensor([1.0, 1, 1, 1, 3, 3, 3, 3])  # the same centre, different spreads
-    assert mcmc.split_rhat(scaled) < 1.01 < blocks.rank_rhat(scaled)  # the folded (tail) R-hat sees it
+    assert diagnostics.split_rhat(scaled) < 1.01 < diagnostics.rank_rhat(scaled)  # the folded (tail) R-hat sees it
     trend = torch.linspace(0, 3, 2000).unsqueeze(1) + iid  # every chain drifting: the split halves disagree
-    assert blocks.rank_rhat(trend) > 1.1
+    assert diagnostics.rank_rhat(trend) > 1.1
     heavy = torch.distributions.Cauchy(0.0, 1.0).sample((2000, 8))  # ranks make it work without moments
-    assert blocks.rank_rhat(heavy) < 1.01
+    assert diagnostics.rank_rhat(heavy) < 1.01

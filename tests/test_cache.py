@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from pixelcnn import cache
-from pixelcnn.config import PACKAGE_DIR, Config, project_root
-from pixelcnn.provenance import provenance, source_hash
+from pixelcnn.study import cache
+from pixelcnn.study.config import Config
+from pixelcnn.study.provenance import provenance, source_hash
+from pixelcnn.study.settings import PACKAGE_DIR, project_root
 
 
 def produce_files(folder):
@@ -73,7 +74,7 @@ def test_manifest_is_json_with_file_hashes():
 
 
 def test_an_entry_names_the_commit_whose_source_it_ran():
-    from pixelcnn.report import code_of, commit_sources
+    from pixelcnn.report.build import code_of, commit_sources
 
     sources = commit_sources()
     assert sources, "the repository's history gives each commit's package source"

@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 
-from pixelcnn import claims, runs
-from pixelcnn import q1_findings as f1
-from pixelcnn import q1_gates as g1
-from pixelcnn import q1_training as r1
-from pixelcnn import q2 as ch2
-from pixelcnn.benchmark import run_and_cache
-from pixelcnn.config import project_root
+from pixelcnn.q1 import gates as g1
+from pixelcnn.q1 import search as f1
+from pixelcnn.q1 import training_runs as r1
+from pixelcnn.q2 import noncausal as ch2
+from pixelcnn.study import claims, runs
+from pixelcnn.study.benchmark import run_and_cache
+from pixelcnn.study.settings import project_root
 
 
 @pytest.fixture
@@ -56,7 +56,6 @@ def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
 
 
 def test_every_claim_of_chapter_3_holds(committed):
-    from pixelcnn import explore
     from pixelcnn.q3 import (
         block_chains,
         chains,
@@ -72,6 +71,7 @@ def test_every_claim_of_chapter_3_holds(committed):
         validation,
     )
     from pixelcnn.q3 import claims as c3
+    from pixelcnn.report import explorer as explore
 
     chains_d, chains_g, scores, pools = chains.chains("d"), chains.chains("g"), chains.scores(), chains.g_pools()
     single, block = {"d": chains_d, "g": chains_g}, {"d": block_chains.chains("d"), "g": block_chains.chains("g")}

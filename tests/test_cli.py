@@ -14,7 +14,7 @@ import pytest
 
 import pixelcnn
 from pixelcnn.__main__ import main
-from pixelcnn.data import MNIST_SHA256, ensure_mnist, raw_dir
+from pixelcnn.study.data import MNIST_SHA256, ensure_mnist, raw_dir
 
 CODE = Path(pixelcnn.__file__).resolve().parents[1]
 

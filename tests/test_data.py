@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from pixelcnn.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir, verify_mnist
-from pixelcnn.training import MNISTDataModule
+from pixelcnn.study.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir, verify_mnist
+from pixelcnn.study.training import MNISTDataModule
 
 
 @pytest.fixture(scope="module")

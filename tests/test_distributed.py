@@ -13,13 +13,13 @@ import time
 import pandas as pd
 import torch
 
-from pixelcnn import cache
+from pixelcnn.study import cache
 
 # The command line with one extra tiny run; Lightning's launcher re-runs this script for rank 1.
 SCRIPT = textwrap.dedent("""
-    from pixelcnn import runs
+    from pixelcnn.study import runs
     from pixelcnn.__main__ import main
-    from pixelcnn.config import Config
+    from pixelcnn.study.config import Config
 
     runs.RUNS["ddp-test"] = Config(channels=8, layers=2, train_images=512, eval_images=64, batch_size=16,
                                    max_steps=40, warmup_steps=2, precision="32-true")

@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixelcnn import build, cache, explore, plots, runs
-from pixelcnn import inference as inf
-from pixelcnn.config import project_root
-from pixelcnn.data import load_images
-from pixelcnn.explore_panel import Panel
+from pixelcnn import build
+from pixelcnn.core import inference as inf
 from pixelcnn.q3 import KINDS, MIDDLE, MIDDLE_INDEX, kind
-from pixelcnn.report import find_quarto
+from pixelcnn.report import explorer as explore
+from pixelcnn.report import plots
+from pixelcnn.report.build import find_quarto
+from pixelcnn.report.explorer_panel import Panel
+from pixelcnn.study import cache, runs
+from pixelcnn.study.data import load_images
+from pixelcnn.study.settings import project_root
 
 ROOT = project_root()
 TINY_BUDGET = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
@@ -163,7 +166,7 @@ jupyter: python3
 ---
 
 ```{python}
-from pixelcnn import explore, plots
+from pixelcnn.report import explorer as explore, plots
 plots.use_style()
 explore.html_panel(explore.results())
 ```
@@ -216,7 +219,7 @@ def test_the_panel_in_a_kernel_shows_a_figure_and_replaces_it_on_update(tmp_path
     cells = ["""import torch
 from pixelcnn import build, explore
 from pixelcnn.explore_panel import Panel
-from pixelcnn.data import load_images
+from pixelcnn.study.data import load_images
 from pixelcnn.q3 import MIDDLE_INDEX
 torch.manual_seed(0)
 models = tuple(build("simple", layers=2, channels=8).eval() for _ in range(2))

@@ -9,9 +9,9 @@ import inspect
 import pytest
 import torch
 
-from pixelcnn import benchmark, cache, runs
-from pixelcnn.config import project_root
 from pixelcnn.q3 import chains, d_estimates, estimates
+from pixelcnn.study import benchmark, cache, runs
+from pixelcnn.study.settings import project_root
 
 DECLARED = cache.declared()  # name -> its declaration, every module of the package imported
 # Each cached result of the report and the arguments it is called with: (cache kind, its inputs for them).

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn import estimators as est
-from pixelcnn import inference as inf
-from pixelcnn import mcmc
+from pixelcnn.core import diagnostics, mcmc
+from pixelcnn.core import estimators as est
+from pixelcnn.core import inference as inf
 from pixelcnn.q3.tiny_mcmc import TinyCheck, tiny_check
 from pixelcnn.q3.validation import tiny_model
 
@@ -90,10 +90,10 @@ def test_top_half_chains_reach_the_exact_posterior_from_both_starts(tiny):
     model, reverse, everything, log_p, image = tiny
     _, candidates, exact = exact_posteriors(everything, log_p, image)
     q = inf.pixel_log_probs(reverse, inf.rotate(candidates))[:, HEIGHT * WIDTH - HALF:].sum(1).double().exp()
-    assert inf.total_variation(q, exact) > 0.3  # the reverse model alone is far off: the chains must correct it
+    assert diagnostics.total_variation(q, exact) > 0.3  # the reverse model alone is far off: the chains must correct it
     flat = everything.view(len(everything), -1)
     prior = torch.stack([log_p[(flat[:, :HALF] == c.view(-1)[:HALF]).all(1)].logsumexp(0) for c in candidates])
-    assert inf.total_variation(prior.exp(), exact) > 0.4  # so must chains that accepted every prior proposal
+    assert diagnostics.total_variation(prior.exp(), exact) > 0.4  # so must chains that accepted every prior proposal
     found = []
     for seed, start in ((0, "reverse"), (1, "prior")):
         generator = torch.Generator().manual_seed(seed)
@@ -102,33 +102,33 @@ def test_top_half_chains_reach_the_exact_posterior_from_both_starts(tiny):
         chains = mcmc.metropolis_within_gibbs(model, x0, range(HALF), 400, generator)
         assert (chains.samples.view(-1, HEIGHT * WIDTH)[:, HALF:] == image.view(1, -1)[:, HALF:]).all()
         found.append(inf.state_frequencies(chains.samples[40:], candidates, HALF, 2))
-        assert inf.total_variation(found[-1], exact) < 0.1
-    assert inf.total_variation(*found) < 0.15
+        assert diagnostics.total_variation(found[-1], exact) < 0.1
+    assert diagnostics.total_variation(*found) < 0.15
 
 
 def test_middle_pixel_given_later_pixels_three_estimators_agree_with_enumeration(tiny):
     model, reverse, everything, log_p, image = tiny
     exact, _, _ = exact_posteriors(everything, log_p, image)
     marginal = torch.stack([log_p[everything.view(len(everything), -1)[:, M] == v].logsumexp(0) for v in range(2)])
-    assert inf.total_variation(marginal.exp(), exact) > 0.04  # the later pixels do inform the middle one
+    assert diagnostics.total_variation(marginal.exp(), exact) > 0.04  # the later pixels do inform the middle one
     generator = torch.Generator().manual_seed(0)
     runs = [mcmc.metropolis_within_gibbs(model, x0, range(M + 1), 200, generator, pixel=M, rao_blackwell_every=1)
             for x0 in (est.sample_before(reverse, image, M + 1, 32, generator),
                        est.prior_starts(model, image, M + 1, 32, generator))]
     for chains in runs:
         e = mcmc.pixel_estimates(chains, start=20)
-        assert inf.total_variation(e.counting, exact) < 0.03
-        assert inf.total_variation(e.recycled, exact) < 0.03
-        assert inf.total_variation(e.rao_blackwell, exact) < 0.01
+        assert diagnostics.total_variation(e.counting, exact) < 0.03
+        assert diagnostics.total_variation(e.recycled, exact) < 0.03
+        assert diagnostics.total_variation(e.rao_blackwell, exact) < 0.01
     agree = mcmc.agreement(*runs, burn_in=20)
     assert agree.pixel_tv < 0.01 and agree.log_p_rhat < 1.05 and min(agree.acceptance) > 0.2
 
 
 def test_split_rhat_separates_agreeing_from_disagreeing_chains():
     noise = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
-    assert mcmc.split_rhat(noise) < 1.02
-    assert mcmc.split_rhat(noise + torch.arange(8)) > 1.5  # chains stuck at different levels
-    assert mcmc.split_rhat(noise + torch.linspace(0, 5, 400).unsqueeze(1)) > 1.2  # a trend: not yet stationary
+    assert diagnostics.split_rhat(noise) < 1.02
+    assert diagnostics.split_rhat(noise + torch.arange(8)) > 1.5  # chains stuck at different levels
+    assert diagnostics.split_rhat(noise + torch.linspace(0, 5, 400).unsqueeze(1)) > 1.2  # a trend: not yet stationary
 
 
 def test_tiny_check_returns_errors_per_image_and_budget():

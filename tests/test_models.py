@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn.layers import MaskedConv, ShiftedConv
+from pixelcnn.core.layers import MaskedConv, ShiftedConv
 
 H = W = 6
 CAUSAL = [
@@ -46,7 +46,7 @@ def test_causal_models_see_only_earlier_pixels(arch, kwargs):
 def test_no_blind_spot_every_earlier_pixel_is_seen(arch, kwargs):
     """With a receptive field as large as the image, the output at pixel i depends on every pixel before it,
     the pixels above and to the right included (the blind spot of a single masked stack)."""
-    from pixelcnn.inference import dependency_map
+    from pixelcnn.core.inference import dependency_map
 
     model = pixelcnn.build(arch, **kwargs).eval()
     x = torch.randint(0, 256, (1, 1, H, W))
@@ -74,7 +74,7 @@ def test_shifted_conv_equals_masked_conv(direction, kernel_size, mask_center, di
     torch.testing.assert_close(shifted(x), masked(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("arch", pixelcnn.models.ARCHS)
+@pytest.mark.parametrize("arch", pixelcnn.core.models.ARCHS)
 @pytest.mark.parametrize("levels,size", [(256, (28, 28)), (4, (3, 5)), (2, (1, 1))])
 def test_output_shape_and_bits_per_dim(arch, levels, size):
     model = pixelcnn.build(arch, levels=levels, channels=8)

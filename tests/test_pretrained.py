@@ -7,11 +7,11 @@ import urllib.error
 import pytest
 
 import pixelcnn
-from pixelcnn import cache
-from pixelcnn.config import project_root
-from pixelcnn.data import ensure_mnist, load_images
-from pixelcnn.pretrained import PretrainedError, checkpoint_path, load_pretrained
-from pixelcnn.training import evaluate
+from pixelcnn.study import cache
+from pixelcnn.study.data import ensure_mnist, load_images
+from pixelcnn.study.pretrained import PretrainedError, checkpoint_path, load_pretrained
+from pixelcnn.study.settings import project_root
+from pixelcnn.study.training import evaluate
 
 # Mean test bits/dim of the course model on the first 2,000 MNIST test images, in four parts of 500
 # (so that progress shows), computed once with this code. Their mean is 0.80733; the whole test set
@@ -56,7 +56,7 @@ def test_pretrained_scores_the_course_bits_per_dim_on_the_full_test_set(course_c
 
 
 def test_missing_checkpoint_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setattr("pixelcnn.pretrained.candidates", lambda: [tmp_path / "nowhere.ckpt"])
+    monkeypatch.setattr("pixelcnn.study.pretrained.candidates", lambda: [tmp_path / "nowhere.ckpt"])
     with pytest.raises(PretrainedError, match="nowhere.ckpt"):
         checkpoint_path(download=False)
 
@@ -70,13 +70,13 @@ def test_pretrained_variable_is_the_only_place_looked_at(tmp_path, monkeypatch):
 
 def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch):
     target = tmp_path / "home" / ".cache" / "pixelcnn" / "PixelCNN.ckpt"
-    monkeypatch.setattr("pixelcnn.pretrained.candidates", lambda: [target])
+    monkeypatch.setattr("pixelcnn.study.pretrained.candidates", lambda: [target])
 
     def no_network(*args, **kwargs):
         target.with_suffix(".part").write_bytes(b"half")  # as if the connection broke midway
         raise urllib.error.URLError("no route to host")
 
-    monkeypatch.setattr("pixelcnn.pretrained.urllib.request.urlopen", no_network)
+    monkeypatch.setattr("pixelcnn.study.pretrained.urllib.request.urlopen", no_network)
     with pytest.raises(PretrainedError, match=r"download failed \(no route to host\)") as error:
         checkpoint_path()
     assert "\n" not in str(error.value)
@@ -84,7 +84,7 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_without_the_checkpoint_the_fixture_skips_in_one_line(tmp_path, monkeypatch, request):
-    monkeypatch.setattr("pixelcnn.pretrained.candidates", lambda: [tmp_path / "PixelCNN.ckpt"])
+    monkeypatch.setattr("pixelcnn.study.pretrained.candidates", lambda: [tmp_path / "PixelCNN.ckpt"])
     monkeypatch.setenv("PIXELCNN_OFFLINE", "1")
     with pytest.raises(pytest.skip.Exception, match="set PIXELCNN_PRETRAINED=") as skipped:
         request.getfixturevalue("course_checkpoint")

@@ -7,7 +7,7 @@ import torch
 
 from pixelcnn.q3 import STARTS, judged
 from pixelcnn.q3.chains import HardChains
-from pixelcnn.runs import budget
+from pixelcnn.study.runs import budget
 
 
 def chains(sweeps: int = 8, every: int = 4, images: int = 2, per_start: int = 2) -> HardChains:

@@ -23,14 +23,14 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn import cache, runs
-from pixelcnn.cache import CacheError
-from pixelcnn.config import Config
-from pixelcnn.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir
-from pixelcnn.estimators import conditional_on_later_pixels
-from pixelcnn.inference import full_conditional
-from pixelcnn.pretrained import PretrainedError, load_pretrained
-from pixelcnn.sampling import sample
+from pixelcnn.core.estimators import conditional_on_later_pixels
+from pixelcnn.core.inference import full_conditional
+from pixelcnn.core.sampling import sample
+from pixelcnn.study import cache, runs
+from pixelcnn.study.cache import CacheError
+from pixelcnn.study.config import Config
+from pixelcnn.study.data import MNIST_SHA256, DataError, ensure_mnist, load_images, raw_dir
+from pixelcnn.study.pretrained import PretrainedError, load_pretrained
 
 SMALL = pixelcnn.build("simple", channels=4, layers=1, levels=4)
 
@@ -138,7 +138,7 @@ def test_damaged_cache_entry_names_itself_and_the_fix(damage):
 
 
 def test_corrupt_run_checkpoint_names_the_fix():
-    from pixelcnn.training import fit, run_folder
+    from pixelcnn.study.training import fit, run_folder
 
     config = Config(channels=4, layers=1, train_images=64, eval_images=16, batch_size=16, max_steps=8,
                     warmup_steps=2, precision="32-true")
@@ -165,7 +165,7 @@ def test_read_only_or_full_file_system(tmp_path, monkeypatch, code):
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("pixelcnn.cache.tempfile.mkdtemp", refuse)
+    monkeypatch.setattr("pixelcnn.study.cache.tempfile.mkdtemp", refuse)
     with pytest.raises(CacheError, match=f"cannot write.*{os.strerror(code)}"):
         cache.write("estimate", {"x": code}, lambda f: {}, root=tmp_path / "cache")
     assert cache.lookup("estimate", {"x": code}, root=tmp_path / "cache") is None
@@ -182,8 +182,8 @@ def test_unwritable_cache_location(tmp_path):
 
 TRAIN_SCRIPT = textwrap.dedent("""
     import sys
-    from pixelcnn.config import Config
-    from pixelcnn.training import train
+    from pixelcnn.study.config import Config
+    from pixelcnn.study.training import train
     config = Config(channels=8, layers=2, train_images=512, eval_images=64, batch_size=16, max_steps=int(sys.argv[1]),
                     warmup_steps=2, precision="32-true")
     entry = train(config, progress=False)
@@ -230,7 +230,7 @@ def test_two_processes_computing_one_entry_do_not_corrupt_it(tmp_path):
 
 
 def test_same_seed_and_config_give_identical_results(tmp_path, monkeypatch):
-    from pixelcnn.training import train
+    from pixelcnn.study.training import train
 
     config = Config(channels=8, layers=2, train_images=128, eval_images=32, batch_size=16, max_steps=6,
                     warmup_steps=2, precision="32-true")

@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pixelcnn import plots
-from pixelcnn.config import PACKAGE_DIR, project_root
-from pixelcnn.data import ensure_mnist
-from pixelcnn.notebook import (
+from pixelcnn.report import plots
+from pixelcnn.report.build import find_quarto, preview_html
+from pixelcnn.report.notebook import (
     CHUNK,
     INLINE,
     RETRAINED_ROLE,
@@ -28,8 +27,9 @@ from pixelcnn.notebook import (
     split_front_matter,
     to_notebook,
 )
-from pixelcnn.report import find_quarto, preview_html
-from pixelcnn.submission import PART_CHARS, outputs_with_problems, submission
+from pixelcnn.report.submission import PART_CHARS, outputs_with_problems, submission
+from pixelcnn.study.data import ensure_mnist
+from pixelcnn.study.settings import PACKAGE_DIR, project_root
 
 ROOT = project_root()
 REPORT = ROOT / "report.qmd"
@@ -81,7 +81,7 @@ def test_no_line_starts_with_an_inline_value_or_a_list_marker():
 
 def test_inline_values_must_be_formatted_text():
     namespace = {"value": 3}
-    exec("from pixelcnn.notebook import md", namespace)
+    exec("from pixelcnn.report.notebook import md", namespace)
     with pytest.raises(TypeError, match="not formatted text"):
         eval('md("`{python} value` apples")', namespace)
     eval("md(\"`{python} f'{value:.1f}'` apples\")", namespace)  # formatted: fine
@@ -228,7 +228,7 @@ def test_a_weight_left_out_of_the_notebook_says_so_in_one_line(tmp_path, submitt
     weights = sorted(cache_root.glob("train-*/model.pt"))
     omitted = [p for p in sorted(cache_root.glob("train-*/omitted.json")) if "model.pt" in p.read_text()]
     assert weights and omitted, "some weights are shipped (the models the notebook runs), others left out"
-    from pixelcnn import cache
+    from pixelcnn.study import cache
 
     folder = omitted[0].parent
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -278,7 +278,7 @@ def test_notebook_to_submit_runs_alone_with_a_colab_runtimes_versions(tmp_path, 
 
 
 def test_report_problems_are_detected():
-    from pixelcnn.submission import execute
+    from pixelcnn.report.submission import execute
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import warnings; warnings.warn('x')")])
     executed = execute(notebook, cwd=Path.cwd())
@@ -306,7 +306,7 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
         pytest.skip("no Quarto found (on the PATH or beside the repository): the real render is not checked")
     monkeypatch.setenv("PIXELCNN_CACHE", str(ROOT / "cache"))
     status = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-    from pixelcnn.report import render
+    from pixelcnn.report.build import render
 
     outputs = {p.name for p in render(*quarto)}
     assert {"report.html", "report.pdf", "report.ipynb"} <= outputs
@@ -339,11 +339,12 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
     assert outputs_with_problems(executed) == []
 
 
-def test_the_core_and_chapter_modules_do_not_load_the_report_machinery():
-    machinery = ("nbformat", "nbclient", "pixelcnn.notebook", "pixelcnn.submission", "pixelcnn.report")
+def test_the_core_study_and_chapter_modules_do_not_load_the_report_machinery():
+    machinery = ("nbformat", "nbclient", "pixelcnn.report.notebook", "pixelcnn.report.submission",
+                 "pixelcnn.report.build")
     modules = sorted(".".join(p.relative_to(PACKAGE_DIR).with_suffix("").parts) for p in PACKAGE_DIR.rglob("*.py")
-                     if f"pixelcnn.{p.stem}" not in machinery and p.stem not in ("__init__", "__main__"))
-    without_lightning = [m for m in modules if m != "training"]  # Lightning loads yaml itself
+                     if p.relative_to(PACKAGE_DIR).parts[0] != "report" and p.stem not in ("__init__", "__main__"))
+    without_lightning = [m for m in modules if m != "study.training"]  # Lightning loads yaml itself
     for imported, forbidden in ((modules, machinery), (without_lightning, (*machinery, "yaml"))):
         code = (f"import sys; {'; '.join(f'import pixelcnn.{m}' for m in imported)}; "
                 f"print(sorted(m for m in {forbidden!r} if m in sys.modules))")

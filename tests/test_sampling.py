@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import pixelcnn
-from pixelcnn import sampling
-from pixelcnn.sampling import sample
+from pixelcnn.core import sampling
+from pixelcnn.core.sampling import sample
 
 MODELS = [
     ("simple", {"channels": 8, "layers": 3}),

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from pixelcnn import blocks, mcmc, smc
-from pixelcnn import inference as inf
+from pixelcnn.core import blocks, diagnostics, mcmc, smc
+from pixelcnn.core import inference as inf
+from pixelcnn.core.sampling import sample
 from pixelcnn.q3.tiny_mcmc import TINY_BLOCKS, TINY_TEMPERING
 from pixelcnn.q3.validation import tiny_model
-from pixelcnn.sampling import sample
 
 HEIGHT, WIDTH, LEVELS = 4, 3, 3
 HALF, M = 6, 7  # the top half's size and the middle pixel (2, 1), as raster indices
@@ -73,9 +73,9 @@ def test_a_tempered_sweep_keeps_exact_tempered_draws_exact(sharp):
     x = candidates[torch.multinomial(target, 40_000, replacement=True, generator=generator)]
     run = blocks.chains(model, None, x, HALF, 1, generator, schedule=[("forward", 0, HALF)], sites=HALF,
                         beta=torch.full((len(x),), beta, dtype=torch.float64))
-    after = inf.total_variation(inf.state_frequencies(run.samples[-1], candidates, HALF, LEVELS), target)
+    after = diagnostics.total_variation(inf.state_frequencies(run.samples[-1], candidates, HALF, LEVELS), target)
     untempered = blocks.chains(model, None, x, HALF, 1, generator, schedule=[("forward", 0, HALF)], sites=HALF)
-    moved = inf.total_variation(inf.state_frequencies(untempered.samples[-1], candidates, HALF, LEVELS), target)
+    moved = diagnostics.total_variation(inf.state_frequencies(untempered.samples[-1], candidates, HALF, LEVELS), target)
     assert after < 0.01 < 0.03 < moved
 
 
@@ -98,9 +98,9 @@ def test_tempering_reaches_the_exact_answer_and_evidence_where_single_site_chain
         assert torch.equal(particles.resampled, particles.ess < 0.5)  # resampled exactly when the ESS fell below a half
         if question == "g":
             frequencies = inf.state_frequencies(particles.samples, candidates, HALF, LEVELS, particles.weights())
-            error = inf.total_variation(frequencies, exact)
+            error = diagnostics.total_variation(frequencies, exact)
         else:
-            error = inf.total_variation(smc.pixel_posterior(model, particles, M)[0], exact_d)
+            error = diagnostics.total_variation(smc.pixel_posterior(model, particles, M)[0], exact_d)
         assert error < t["within"], (seed, float(error))
         assert abs(float(particles.log_evidence[0]) - exact_log_z) < t["evidence_within_nats"]
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from pixelcnn import runs
-from pixelcnn.config import Config
-from pixelcnn.training import fit, load_trained, merged_metrics, run_folder, train
+from pixelcnn.study import runs
+from pixelcnn.study.config import Config
+from pixelcnn.study.training import fit, load_trained, merged_metrics, run_folder, train
 
 TINY = Config(channels=8, layers=2, train_images=256, eval_images=64, batch_size=32, max_steps=12, warmup_steps=2,
               precision="32-true")
@@ -79,7 +79,7 @@ def test_gradient_clipping_bounds_the_norm_each_step_sees_and_the_norm_before_it
 
 
 def test_missing_run_says_how_to_make_it():
-    from pixelcnn.cache import CacheError
+    from pixelcnn.study.cache import CacheError
 
     with pytest.raises(CacheError, match="python -m pixelcnn train q1"):
         load_trained(TINY.replace(seed=7), runs.command("q1"))
@@ -92,16 +92,16 @@ Q1_SUBSET, Q1_SUBSET_BPD = 500, 0.8539041748046875
 
 @pytest.fixture
 def committed_cache(monkeypatch):
-    from pixelcnn.config import project_root
-    from pixelcnn.data import ensure_mnist
+    from pixelcnn.study.data import ensure_mnist
+    from pixelcnn.study.settings import project_root
 
     monkeypatch.setenv("PIXELCNN_CACHE", str(project_root() / "cache"))
     ensure_mnist()
 
 
 def test_q1_committed_weights_give_their_reference_score_on_a_fixed_test_subset(committed_cache):
-    from pixelcnn.data import load_images
-    from pixelcnn.training import evaluate
+    from pixelcnn.study.data import load_images
+    from pixelcnn.study.training import evaluate
 
     score = evaluate(runs.load("q1"), load_images("test")[:Q1_SUBSET])
     assert score == pytest.approx(Q1_SUBSET_BPD, abs=1e-5)
@@ -110,8 +110,8 @@ def test_q1_committed_weights_give_their_reference_score_on_a_fixed_test_subset(
 @pytest.mark.slow
 def test_q1_test_score_recomputes_from_the_committed_weights(committed_cache):
     """The committed Q1 entry: its weights give exactly the test bits/dim its manifest records."""
-    from pixelcnn.data import load_images
-    from pixelcnn.training import evaluate
+    from pixelcnn.study.data import load_images
+    from pixelcnn.study.training import evaluate
 
     entry = runs.trained("q1")
     recomputed = evaluate(runs.load("q1"), load_images("test"), progress=True)

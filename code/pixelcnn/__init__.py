@@ -1,5 +1,9 @@
 """PixelCNN on 8-bit MNIST: models, data, training, sampling and inference for the report.
 
+The package in four layers, each importing only those before it: ``core`` (the models and the algorithms:
+torch and tqdm alone), ``study`` (data, named runs and budgets, training, the results cache, claims), the
+chapters' modules ``q1``, ``q2``, ``q3``, and ``report`` (figures, the code listings, the notebook, the build).
+
 The public names are imported on first use, so that ``python -m pixelcnn --help`` does not load torch.
 """
 
@@ -9,17 +13,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import bits_per_dim, build, count_parameters
-    from .runs import load
-    from .sampling import sample
+    from .core.models import bits_per_dim, build, count_parameters
+    from .core.sampling import sample
+    from .study.runs import load
 
 __all__ = ["bits_per_dim", "build", "count_parameters", "load", "sample"]
-_HOME = {"load": "runs", "bits_per_dim": "models", "build": "models", "count_parameters": "models",
-         "sample": "sampling"}
-_MODULES = {"benchmark", "blocks", "cache", "claims", "config", "data", "estimators", "explore", "explore_panel",
-            "inference", "layers", "listing", "mcmc", "models", "notebook", "plots", "plots_mcmc", "pretrained",
-            "provenance", "q1", "q1_findings", "q1_gates", "q1_training", "q2", "q3", "report", "runs", "sampling",
-            "submission", "training"}
+_HOME = {"load": "study.runs", "bits_per_dim": "core.models", "build": "core.models",
+         "count_parameters": "core.models", "sample": "core.sampling"}
+_MODULES = {"core", "study", "q1", "q2", "q3", "report"}
 
 
 def __getattr__(name: str) -> Any:

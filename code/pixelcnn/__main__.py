@@ -49,13 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Carry out the parsed command."""
     if args.command == "data":
-        from .data import ensure_mnist
+        from .study.data import ensure_mnist
 
         print(f"MNIST verified in {ensure_mnist()}")
     elif args.command == "train":
         import json
 
-        from . import runs
+        from .study import runs
 
         names = list(runs.RUNS) if args.names == ["all"] else args.names
         configs = {name: runs.config(name) for name in names}  # validate every name first
@@ -64,23 +64,23 @@ def run(args: argparse.Namespace) -> None:
         devices = int(args.devices) if args.devices.lstrip("-").isdigit() else args.devices
         options = {"accelerator": args.accelerator, "devices": devices, "num_nodes": args.num_nodes,
                    "strategy": args.strategy}
-        from .training import train as train_run
+        from .study.training import train as train_run
 
         for name, config in configs.items():
             entry = train_run(config, **options)
             if entry is not None:  # None in the processes of ranks > 0
                 print(f"{name}: {entry.folder.name} {json.dumps(entry.metrics)}")
     elif args.command == "bench":
-        from .benchmark import run_and_cache, summary
+        from .study.benchmark import run_and_cache, summary
 
         print(summary(run_and_cache(recompute=True, render=args.render).metrics))
     elif args.command == "report":
-        from .report import build
+        from .report.build import build
 
         for path in build():
             print(f"wrote {path}")
     elif args.command == "compute":
-        from . import cache
+        from .study import cache
 
         declared = cache.declared()
         if args.name not in declared:
@@ -88,12 +88,12 @@ def run(args: argparse.Namespace) -> None:
         result = declared[args.name](*(int(a) if a.isdigit() else a for a in args.args))
         print(f"{args.name}: {cache.entry_folder(declared[args.name].kind, result.inputs).name}")
     elif args.command == "evaluate":
-        from . import runs
+        from .study import runs
 
         if args.name != "pretrained":
             runs.config(args.name)  # an unknown name is refused before anything is loaded
-        from .data import ensure_mnist, load_images
-        from .training import evaluate as evaluate_model
+        from .study.data import ensure_mnist, load_images
+        from .study.training import evaluate as evaluate_model
 
         ensure_mnist()
         model = runs.load(args.name)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .. import blocks, cache
-from .. import inference as inf
-from ..data import load_images
-from ..runs import budget, identity, load_identity
+from ..core import blocks, diagnostics
+from ..core import inference as inf
+from ..study import cache
+from ..study.data import load_images
+from ..study.runs import budget, identity, load_identity
 from . import HALF, MIDDLE, MIDDLE_INDEX, MODEL, SIZE, STARTS
 from .starts import chain_setup, starting_states
 
@@ -96,7 +97,7 @@ def rhats(log_p: torch.Tensor, images: int) -> list[float]:
     """Rank-normalised split R-hat of a log p(x) trace [S, images * chains] over all chains of each image (every
     start)."""
     trace = log_p
-    return [blocks.rank_rhat(t) for t in trace.view(len(trace), images, -1).unbind(1)]
+    return [diagnostics.rank_rhat(t) for t in trace.view(len(trace), images, -1).unbind(1)]
 
 
 @cache.declare("q3-block-chains", BlockChains, _chains_inputs, cases=(("d",), ("g",)))

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .. import claims
-from ..claims import claim
-from ..runs import evaluation, trained
+from ..study import claims
+from ..study.claims import claim
+from ..study.runs import evaluation, trained
 from . import STARTS
 from .d_judged import TEMPERING
 from .tables import distinct, heldout_table
 from .tempering_findings import evidence_rise, kind_means
 
 if TYPE_CHECKING:
-    from ..explore import Explored
+    from ..report.explorer import Explored
     from .d_judged import DFindings
     from .estimates import Heldout, Results, ReverseResults
     from .g_judged import GFindings

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import cache
-from .. import estimators as est
-from .. import inference as inf
-from ..data import load_images
-from ..runs import budget, identity, load_identity
-from ..sampling import sample
+from ..core import estimators as est
+from ..core import inference as inf
+from ..core.sampling import sample
+from ..study import cache
+from ..study.data import load_images
+from ..study.runs import budget, identity, load_identity
 from . import MIDDLE, MODEL, SIZE
 
 

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .. import inference as inf
+from ..core import diagnostics
 from . import MIDDLE_INDEX, STARTS
 from .judged import d_reference
 from .tables import spread_cell
 
 if TYPE_CHECKING:
-    from ..explore import Explored
+    from ..report.explorer import Explored
     from .chains import HardChains
     from .d_estimates import DEstimators, RBReverse
     from .mcmc_findings import ChainFindings
@@ -27,11 +27,6 @@ if TYPE_CHECKING:
 TEST_START = "single-site chains, test-image starts"
 TEMPERING = "SMC tempering from the prior"
 STABLE = 0.05  # a method's estimates on one image count as stable across seeds when no two differ by more (TV)
-
-
-def wasserstein(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Wasserstein-1 distance between distributions over ordered levels 0..L-1 (last dim), in levels."""
-    return (p.double().cumsum(-1) - q.double().cumsum(-1)).abs().sum(-1)
 
 
 def mean_level(p: torch.Tensor) -> torch.Tensor:
@@ -62,7 +57,7 @@ class DFindings:
     def spread(self, name: str) -> torch.Tensor:
         """The largest TV between two seeds' estimates of a method, per image [N]."""
         p = self.estimates[name]
-        return torch.stack([inf.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+        return torch.stack([diagnostics.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
 
     def stable(self, name: str, tolerance: float = 1) -> torch.Tensor:
         """Per image, whether a method's estimates stay within ``tolerance`` times ``STABLE`` across the seeds."""
@@ -70,11 +65,11 @@ class DFindings:
 
     def tv_to_e(self) -> torch.Tensor:
         """The total variation between the test-start chains' estimate and the exact (e), per image [N]."""
-        return inf.total_variation(self.estimates[TEST_START][0], self.e)
+        return diagnostics.total_variation(self.estimates[TEST_START][0], self.e)
 
     def tv_to_reference(self, name: str) -> torch.Tensor:
         """The total variation between each seed's estimate of a method and the reference, [R, N]."""
-        return inf.total_variation(self.estimates[name], self.reference().unsqueeze(0))
+        return diagnostics.total_variation(self.estimates[name], self.reference().unsqueeze(0))
 
     def black_on_edge(self) -> dict[str, float]:
         """P(black middle) of every estimate on the edge image (the third), mean over the seeds."""
@@ -117,7 +112,7 @@ def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: R
                                         "reverse proposals, n = 512": e.is_reverse_log_evidence / bits,
                                         f"tempering, n = {tempered.particles}": tempered.log2_evidence},
                      rb.kept, float(rb.dropped.max()), rb.seconds,
-                     bool((inf.total_variation(rb.plain, e.is_reverse) < 1e-6).all()))
+                     bool((diagnostics.total_variation(rb.plain, e.is_reverse) < 1e-6).all()))
 
 
 def d_table(f: DFindings) -> pd.DataFrame:
@@ -130,8 +125,8 @@ def d_table(f: DFindings) -> pd.DataFrame:
         for k, i in enumerate(f.indices):
             cell = f"{float(p[:, k, 0].mean()):.2f} / {float(mean_level(p[:, k]).mean()):.0f}"
             spread = f" (seeds {float(f.spread(name)[k]):.2f})" if name in f.estimates and len(p) > 1 else ""
-            dist = (f"{float(inf.total_variation(p[:, k], ref[k]).mean()):.2f} / "
-                    f"{float(wasserstein(p[:, k], ref[k]).mean()):.0f}")
+            dist = (f"{float(diagnostics.total_variation(p[:, k], ref[k]).mean()):.2f} / "
+                    f"{float(diagnostics.wasserstein(p[:, k], ref[k]).mean()):.0f}")
             row |= {f"#{i} P(0) / mean": cell + spread, f"#{i} TV / W1": dist}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import cache
-from .. import estimators as est
-from .. import inference as inf
-from ..data import load_images
-from ..models import bits_per_dim
-from ..runs import budget, default_device, identity, load_identity
-from ..sampling import sample
+from ..core import estimators as est
+from ..core import inference as inf
+from ..core.models import bits_per_dim
+from ..core.sampling import sample
+from ..study import cache
+from ..study.data import load_images
+from ..study.runs import budget, default_device, identity, load_identity
 from . import HALF, MIDDLE, MODEL, SIZE
 
 

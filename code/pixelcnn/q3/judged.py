@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .. import mcmc
-from ..runs import budget
+from ..core import mcmc
+from ..study.runs import budget
 from . import STARTS
 
 if TYPE_CHECKING:

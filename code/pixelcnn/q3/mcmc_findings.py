@@ -2,7 +2,7 @@
 section (their claims: ``q3.claims``).
 
 Every function reads results handed to it (``chains``, ``block_chains``) and the reading budget (the
-burn-in); R-hat is the rank-normalised split R-hat of ``blocks.rank_rhat``.
+burn-in); R-hat is the rank-normalised split R-hat of ``diagnostics.rank_rhat``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .. import blocks
+from ..core import diagnostics
 from . import HALF, MIDDLE_INDEX, SIZE, STARTS, ink
 from .judged import burn_in, traces
 
@@ -134,8 +134,8 @@ def rhat_curve(c) -> torch.Tensor:
 
 
 def _rhat(trace: torch.Tensor) -> float:
-    """``blocks.rank_rhat``, or NaN for chains too short to split (a smoke-profile run of one sweep)."""
-    return blocks.rank_rhat(trace) if len(trace) >= 4 else math.nan
+    """``diagnostics.rank_rhat``, or NaN for chains too short to split (a smoke-profile run of one sweep)."""
+    return diagnostics.rank_rhat(trace) if len(trace) >= 4 else math.nan
 
 
 def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains], scores: Scores) -> ChainFindings:

@@ -13,10 +13,10 @@ from typing import NamedTuple
 
 import torch
 
-from .. import estimators as est
-from .. import inference as inf
-from ..data import load_images
-from ..runs import load_identity
+from ..core import estimators as est
+from ..core import inference as inf
+from ..study.data import load_images
+from ..study.runs import load_identity
 from . import HALF, SIZE
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .. import inference as inf
+from ..core import diagnostics
 from . import HALF, MIDDLE_INDEX
 
 if TYPE_CHECKING:
@@ -36,9 +36,10 @@ def comparison_table(r: Results, rr: ReverseResults) -> pd.DataFrame:
         ("(d) p(true value), IS with prior prefixes", r.d[rows, true].tolist(), ".3f"),
         ("(d) p(true value), reverse model alone", rr.d_reverse[rows, true].tolist(), ".3f"),
         ("(d) p(true value), IS with reverse proposals", rr.d_reverse_is[rows, true].tolist(), ".3f"),
-        ("(d) total variation: IS prior vs IS reverse", inf.total_variation(r.d, rr.d_reverse_is).tolist(), ".3f"),
+        ("(d) total variation: IS prior vs IS reverse", diagnostics.total_variation(r.d, rr.d_reverse_is).tolist(),
+         ".3f"),
         ("(d) total variation: reverse alone vs IS reverse",
-         inf.total_variation(rr.d_reverse, rr.d_reverse_is).tolist(), ".3f"),
+         diagnostics.total_variation(rr.d_reverse, rr.d_reverse_is).tolist(), ".3f"),
         (f"(g) ESS, prior proposals (of {q3['top_proposals']})", r.g_ess.tolist(), ".1f"),
         (f"(g) ESS, reverse proposals (of {proposals})", rr.g_reverse_is_ess.tolist(), ".1f"),
         (f"(g) distinct completions of {n}, SIR with prior proposals", distinct(r.g, n), "d"),

@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .. import blocks, cache, smc
-from .. import inference as inf
-from ..data import load_images
-from ..runs import BUDGETS, budget, identity, load_identity
+from ..core import blocks, smc
+from ..core import inference as inf
+from ..study import cache
+from ..study.data import load_images
+from ..study.runs import BUDGETS, budget, identity, load_identity
 from . import MIDDLE, MODEL, SIZE
 from .block_chains import question_setting
 

@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .. import blocks
-from .. import inference as inf
+from ..core import diagnostics
 from .block_chains import question_setting
-from .d_judged import wasserstein
 from .mcmc_findings import moves_by_kind
 from .tables import distinct
 
@@ -56,12 +54,12 @@ class TemperingFindings:
     def seed_tv(self) -> torch.Tensor:
         """(d) the largest total variation between two runs' posteriors, per image [N]."""
         p = self.posterior
-        return torch.stack([inf.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+        return torch.stack([diagnostics.total_variation(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
 
     def seed_w1(self) -> torch.Tensor:
         """(d) the largest Wasserstein-1 distance (levels) between two runs' posteriors, per image [N]."""
         p = self.posterior
-        return torch.stack([wasserstein(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
+        return torch.stack([diagnostics.wasserstein(p[:, None, k], p[None, :, k]).max() for k in range(p.shape[1])])
 
     def evidence_gap(self) -> torch.Tensor:
         """The largest minus the smallest log2 evidence over the runs, per image [N] (bits)."""
@@ -115,10 +113,10 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
 
 def between_runs_rhat(log_p: torch.Tensor) -> torch.Tensor:
     """Per image, the rank-normalised R-hat of log p(x) [R, N, n] with each run's draws as one chain, taken in a
-    random order (seeded) so that the halves ``blocks.rank_rhat`` splits them into are random halves: near 1 when
+    random order (seeded) so that the halves ``diagnostics.rank_rhat`` splits them into are random halves: near 1 when
     the runs' draws look like draws of one distribution, as for converged chains."""
     order = torch.randperm(log_p.shape[-1], generator=torch.Generator().manual_seed(0))
-    return torch.tensor([blocks.rank_rhat(log_p[:, k, order].T) for k in range(log_p.shape[1])])
+    return torch.tensor([diagnostics.rank_rhat(log_p[:, k, order].T) for k in range(log_p.shape[1])])
 
 
 def particles_study(full: TemperingFindings, full_rhat: torch.Tensor, fewer_log2_p: dict[str, torch.Tensor],

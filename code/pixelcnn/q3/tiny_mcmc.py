@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import blocks, cache, mcmc
-from .. import estimators as est
-from .. import inference as inf
-from ..models import build, check_images
-from ..runs import budget
-from ..sampling import sample
+from ..core import blocks, diagnostics, mcmc
+from ..core import estimators as est
+from ..core import inference as inf
+from ..core.models import build, check_images
+from ..core.sampling import sample
+from ..study import cache
+from ..study.runs import budget
 from .validation import TINY, fit_to_distribution, tiny_model
 
 
@@ -100,7 +101,7 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
         """Sweeps ``cost`` passes pay for: starts (a sampling run and one pass per chain), then sweeps."""
         return max(0, (cost - chains * (unknown + 1)) // (chains * (unknown + extra)))
 
-    tv = inf.total_variation
+    tv = diagnostics.total_variation
     for image in images:
         image = image.unsqueeze(0)
         candidates, p = inf.exact_posterior(model, image, m + 1)

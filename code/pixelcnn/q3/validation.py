@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .. import cache
-from .. import estimators as est
-from .. import inference as inf
-from ..models import PixelCNNBase, build
-from ..runs import budget
-from ..sampling import sample
+from ..core import diagnostics
+from ..core import estimators as est
+from ..core import inference as inf
+from ..core.models import PixelCNNBase, build
+from ..core.sampling import sample
+from ..study import cache
+from ..study.runs import budget
 
 TINY = {"arch": "simple", "levels": 2, "channels": 8, "layers": 2, "first_kernel_size": 3}  # ``models.build``'s
 
@@ -117,7 +118,7 @@ def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repe
     """
     height, width = images.shape[-2:]
     index, half, pixels = inf.raster_index((height // 2, width // 2), width), (height // 2) * width, height * width
-    generator, tv = torch.Generator().manual_seed(seed), inf.total_variation
+    generator, tv = torch.Generator().manual_seed(seed), diagnostics.total_variation
     exact_b = inf.exact_pixel_distribution(model, images[:1], index, "nothing")
     cases, frequencies = [], lambda drawn, c: inf.state_frequencies(drawn, c["candidates"], half, model.levels)
     for image in images:

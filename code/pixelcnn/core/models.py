@@ -13,8 +13,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ARCHS, check_model_options
 from .layers import MaskedConv, stack_conv
+
+# Each architecture's options: the keyword arguments of ``models.build``, with their defaults. The one
+# list of them: ``Config.model_kwargs`` takes these fields, ``check_model_options`` checks them.
+_SIMPLE = {"levels": 256, "channels": 64, "layers": 5, "kernel_size": 3, "first_kernel_size": 7, "residual": True,
+           "shifted": True}
+MODEL_OPTIONS = {"simple": _SIMPLE, "noncausal": _SIMPLE, "gated": {"levels": 256, "channels": 64}}
+ARCHS = tuple(MODEL_OPTIONS)
+
+
+def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
+    """Raise ValueError unless ``options`` are valid options of architecture ``arch``."""
+    if arch not in MODEL_OPTIONS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    unknown = sorted(set(options) - set(MODEL_OPTIONS[arch]))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; allowed: {sorted(MODEL_OPTIONS[arch])}")
+    values = {**MODEL_OPTIONS[arch], **options}
+    if not 2 <= values["levels"] <= 256 or values["channels"] < 1:
+        raise ValueError(f"need 2 <= levels <= 256 and channels >= 1; got levels={values['levels']}, "
+                         f"channels={values['channels']}")
+    if arch == "gated":
+        return
+    if values["layers"] < min_layers:
+        raise ValueError(f"need layers >= {min_layers}, got {values['layers']}")
+    for name in ("kernel_size", "first_kernel_size"):
+        if values[name] < 1 or values[name] % 2 == 0:
+            raise ValueError(f"{name} must be a positive odd number, got {values[name]}")
+    if values["first_kernel_size"] < 3:
+        raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {values['first_kernel_size']}")
 
 __all__ = ["ARCHS", "GatedPixelCNN", "SimplePixelCNN", "bits_per_dim", "build", "check_images", "count_parameters",
            "device_of"]

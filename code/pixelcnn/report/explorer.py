@@ -22,14 +22,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from . import cache, plots
-from . import estimators as est
-from . import inference as inf
-from .config import data_dir
-from .data import load_images
-from .q3 import HALF, KINDS, MIDDLE, MODEL, SIZE, kind
-from .runs import budget, default_device, identity, load_identity
-from .sampling import sample
+from ..core import estimators as est
+from ..core import inference as inf
+from ..core.sampling import sample
+from ..q3 import HALF, KINDS, MIDDLE, MODEL, SIZE, kind
+from ..study import cache
+from ..study.data import load_images
+from ..study.runs import budget, default_device, identity, load_identity
+from ..study.settings import data_dir
+from . import plots
 
 CHUNK = 16  # images per batch of the precomputation (on a CPU, larger batches are slower per image)
 

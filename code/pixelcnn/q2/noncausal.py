@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from . import cache, claims
-from . import inference as inf
-from .claims import claim
-from .data import TRAIN_SIZE, load_images
-from .runs import config, identity, load, load_identity, trained
+from ..core import inference as inf
+from ..study import cache, claims
+from ..study.claims import claim
+from ..study.data import TRAIN_SIZE, load_images
+from ..study.runs import config, identity, load, load_identity, trained
 
 TINY_RUNS = ("tiny-causal", "tiny-noncausal")
 DEPENDENCY_MODELS = {"q1": "Q1 (causal)", "q2": "Q2 (non-causal)", "pretrained": "course model (gated, dilated)"}

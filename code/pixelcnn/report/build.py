@@ -18,9 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import cache, runs
-from .config import PACKAGE_DIR, cache_dir, project_root
-from .provenance import source_hash
+from ..study import cache, runs
+from ..study.provenance import source_hash
+from ..study.settings import PACKAGE_DIR, cache_dir, project_root
 from .submission import submission
 
 SITE = "_site"

@@ -13,21 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import claims
-from .claims import claim
-from .config import Config
-from .q1 import (
-    batch_table,
-    search_table,
-    seed_table,
-)
-from .runs import (
-    BATCH_IMAGES,
-    BATCH_SIZES,
-    SEARCH_SEEDS,
-    config,
-    trained,
-)
+from ..study import claims
+from ..study.claims import claim
+from ..study.config import Config
+from ..study.runs import BATCH_IMAGES, BATCH_SIZES, SEARCH_SEEDS, config, trained
+from .tables import batch_table, search_table, seed_table
 
 SHOWN = 3  # decimals of bits/dim in the tables; gaps in the text are taken between the values as shown
 

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DATA_ID, PACKAGE_DIR, cache_dir, project_root, sha256
+from .data import DATA_ID
 from .provenance import provenance
+from .settings import PACKAGE_DIR, cache_dir, project_root, sha256
 
 # Bump a kind's version whenever its computation changes: old entries then stop matching.
 CODE_VERSIONS = {"train": 1, "samples": 1, "evaluate": 1, "estimate": 1, "benchmark": 1}

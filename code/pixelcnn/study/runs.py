@@ -249,7 +249,7 @@ def _samples_inputs(name: str, n: int = 64, seed: int = 0) -> dict:
 @cache.declare("samples", Samples, _samples_inputs, kind="samples", cases=(("q1",), ("q2",)))
 def sample_set(inputs: dict) -> dict:
     """``n`` unconditional samples of a named model (fast exact sampler), cached."""
-    from .sampling import sample
+    from ..core.sampling import sample
 
     model = load_identity(inputs["model"], default_device())
     generator = torch.Generator().manual_seed(inputs["seed"])

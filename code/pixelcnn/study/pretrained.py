@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .config import offline, project_root, sha256
-from .models import GatedPixelCNN
+from ..core.models import GatedPixelCNN
+from .settings import offline, project_root, sha256
 
 URL = "https://raw.githubusercontent.com/phlippe/saved_models/main/tutorial12/PixelCNN.ckpt"
 DOWNLOAD_TIMEOUT = 60  # seconds without an answer before the download is given up

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import cache
-from .config import PACKAGE_DIR, cache_dir, project_root
+from ..study import cache
+from ..study.settings import PACKAGE_DIR, cache_dir, project_root
 from .listing import FOLD_CLOSE, FOLD_OPEN
 from .notebook import RETRAINED_ROLE, TEXT_ROLE, to_notebook
 
@@ -34,7 +34,7 @@ PART_CHARS = 900_000  # the payload's characters per cell (a notebook cell stays
 TEXT_FILE = "text.json"  # in the payload: each chapter's paragraphs, as templates and as built
 OMITTED_REASON = ("left out of the notebook to keep it light; tick RETRAIN in the set-up cell to recompute it, "
                   "or use the repository, whose cache/ has it")
-PRELUDE = "from pixelcnn.notebook import md, retrained_text  # the report's text with its computed values"
+PRELUDE = "from pixelcnn.report.notebook import md, retrained_text  # the report's text with its computed values"
 
 
 def execute(notebook: nbformat.NotebookNode, cwd: Path, timeout: int = 3600) -> nbformat.NotebookNode:
@@ -70,7 +70,8 @@ def execute(notebook: nbformat.NotebookNode, cwd: Path, timeout: int = 3600) -> 
             elif role == RETRAINED_ROLE:
                 _check_chapter_text(texts, scratch)
                 texts = []
-        entries = scratch("import json\nfrom pixelcnn import cache\nprint(json.dumps(cache.entries_read()), end='')")
+        entries = scratch("import json\nfrom pixelcnn.study import cache\n"
+                          "print(json.dumps(cache.entries_read()), end='')")
     notebook.metadata["pixelcnn_entries_read"] = json.loads(entries)
     return notebook
 
@@ -93,7 +94,7 @@ def _check_chapter_text(texts: list[nbformat.NotebookNode], scratch) -> None:
         return
     encoded = base64.b64encode(json.dumps([c.metadata["pixelcnn"]["template"] for c in texts]).encode()).decode()
     again = json.loads(scratch(
-        "import base64 as _b, json as _j\nfrom pixelcnn.notebook import render as _r\n"
+        "import base64 as _b, json as _j\nfrom pixelcnn.report.notebook import render as _r\n"
         f"print(_j.dumps([_r(t, globals()) for t in _j.loads(_b.b64decode('{encoded}'))]), end='')"))
     for cell, text in zip(texts, again, strict=True):
         if text != shown_markdown(cell):

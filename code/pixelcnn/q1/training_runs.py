@@ -11,13 +11,13 @@ from itertools import pairwise
 
 import pandas as pd
 
-from . import claims
-from .claims import claim
-from .config import Config
-from .data import TRAIN_SIZE
-from .q1 import largest_jump, round_ratios
-from .q1_findings import SHOWN, BatchFindings
-from .runs import config, evaluation, trained
+from ..study import claims
+from ..study.claims import claim
+from ..study.config import Config
+from ..study.data import TRAIN_SIZE
+from ..study.runs import config, evaluation, trained
+from .search import SHOWN, BatchFindings
+from .tables import largest_jump, round_ratios
 
 
 def check(**findings) -> list[str]:

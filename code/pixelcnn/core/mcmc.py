@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from . import diagnostics
 from . import inference as inf
 from .models import PixelCNNBase, check_images
 
@@ -231,19 +232,6 @@ def pixel_estimates(chains: Chains, start: int = 0, stop: int | None = None) -> 
     return PixelEstimates(counting, chains.recycled[start:stop].reshape(-1, levels).mean(0), rao_blackwell)
 
 
-def split_rhat(trace: torch.Tensor) -> float:
-    """Split R-hat of a scalar trace [S, C] (C chains): each chain is halved, and the variance between the
-    halves' means is set against the variance within them. Near 1 when all halves sample the same
-    distribution; above about 1.01-1.1 they disagree (not converged, or started apart and not mixed)."""
-    n = trace.shape[0] // 2
-    if n < 2:
-        raise ValueError(f"need at least 4 sweeps for split R-hat, got {trace.shape[0]}")
-    halves = torch.cat([trace[:n], trace[n:2 * n]], dim=1).double()  # [n, 2C]
-    within = halves.var(0).mean()
-    pooled = (n - 1) / n * within + halves.mean(0).var()
-    return float((pooled / within).sqrt())
-
-
 class Agreement(NamedTuple):
     """How well two groups of chains with different starts agree (the same target, so they should)."""
 
@@ -258,7 +246,8 @@ def agreement(a: Chains, b: Chains, burn_in: int = 0) -> Agreement:
         e = pixel_estimates(chains, burn_in)
         return e.rao_blackwell if e.rao_blackwell is not None else e.recycled
 
-    tv = float(inf.total_variation(best(a), best(b))) if a.pixel is not None and b.pixel is not None else math.nan
+    both = a.pixel is not None and b.pixel is not None
+    tv = float(diagnostics.total_variation(best(a), best(b))) if both else math.nan
     traces = torch.cat([a.log_p[burn_in:], b.log_p[burn_in:]], dim=1)
-    rhat = split_rhat(traces) if len(traces) >= 4 else math.nan
+    rhat = diagnostics.split_rhat(traces) if len(traces) >= 4 else math.nan
     return Agreement(tv, rhat, (float(a.acceptance[burn_in:].mean()), float(b.acceptance[burn_in:].mean())))

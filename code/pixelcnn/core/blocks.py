@@ -15,8 +15,7 @@ accepts it with min(1, exp(log_ratio)), so that the target is left invariant:
 ``chains`` runs a schedule of moves (a sweep: every block once, then a few single-site updates at random
 unknown pixels) and records per move its acceptance rate and the fraction of the block's pixels that
 actually change (a proposal equal to the current value counts as accepted but changes nothing), its
-forward passes and its seconds. ``run_resumable`` saves it in chunks. ``rank_rhat`` is the
-rank-normalised split R-hat of Vehtari et al. (2021).
+forward passes and its seconds. ``run_resumable`` saves it in chunks.
 """
 
 from __future__ import annotations
@@ -210,39 +209,3 @@ def run_resumable(model: PixelCNNBase, reverse: PixelCNNBase | None, starts: tor
         if report is not None:
             report(concatenate(parts))
     return concatenate(parts)
-
-
-# --- Convergence: the rank-normalised split R-hat ---------------------------------------------------
-
-
-def _ranks(values: torch.Tensor) -> torch.Tensor:
-    """Ranks 1..N of a flat tensor, ties given their average rank."""
-    unique, inverse, counts = torch.unique(values, return_inverse=True, return_counts=True)
-    last = counts.cumsum(0).double()
-    return (last - (counts.double() - 1) / 2)[inverse]
-
-
-def _rhat(chains: torch.Tensor) -> float:
-    """The classic R-hat of traces [n, C] (no further splitting)."""
-    n = chains.shape[0]
-    within = chains.var(0).mean()
-    pooled = (n - 1) / n * within + chains.mean(0).var()
-    return float((pooled / within).sqrt()) if within > 0 else float("inf")
-
-
-def rank_rhat(trace: torch.Tensor) -> float:
-    """Rank-normalised split R-hat of a scalar trace [S, C] (Vehtari, Gelman, Simpson, Carpenter and Buerkner,
-    2021): each chain is halved, the pooled draws are replaced by the normal scores of their ranks, and the
-    larger of the R-hats of those (bulk) and of the scores of |draw - median| (tails, spread) is returned.
-    Converged: below 1.01."""
-    n = trace.shape[0] // 2
-    if n < 2:
-        raise ValueError(f"need at least 4 draws per chain, got {trace.shape[0]}")
-    halves = torch.cat([trace[:n], trace[n:2 * n]], dim=1).double()  # [n, 2C]
-
-    def normal_scores(h: torch.Tensor) -> torch.Tensor:
-        r = _ranks(h.flatten())
-        return torch.special.ndtri((r - 3 / 8) / (h.numel() + 1 / 4)).view_as(h)
-
-    folded = (halves - halves.median()).abs()
-    return max(_rhat(normal_scores(halves)), _rhat(normal_scores(folded)))

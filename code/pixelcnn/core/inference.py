@@ -170,8 +170,3 @@ def state_frequencies(samples: torch.Tensor, candidates: torch.Tensor, positions
     hit = known[at] == drawn
     totals = torch.zeros(len(known), dtype=torch.float64).index_add_(0, at[hit], weights[hit])
     return torch.empty_like(totals).index_copy_(0, order, totals)
-
-
-def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Total-variation distance between distributions over the last dimension."""
-    return 0.5 * (p.double() - q.double()).abs().sum(-1)

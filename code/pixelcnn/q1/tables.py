@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .benchmark import spread
-from .config import Config
-from .runs import BATCH_STUDY, EQUAL_TIME, SEARCH, SEARCH_SEEDS, SEEDS, config, seed_runs, trained
+from ..study.benchmark import spread
+from ..study.config import Config
+from ..study.runs import BATCH_STUDY, EQUAL_TIME, SEARCH, SEARCH_SEEDS, SEEDS, config, seed_runs, trained
 
 SHOWN = 3  # decimals of bits/dim in the tables; gaps in the text are taken between the values as shown
 

@@ -13,11 +13,12 @@ import time
 import torch
 from torch import nn
 
+from ..core.layers import MaskedConv
+from ..core.models import bits_per_dim, build
+from ..core.sampling import sample
 from . import cache, runs
-from .config import Config, project_root
-from .layers import MaskedConv
-from .models import bits_per_dim, build
-from .sampling import sample
+from .config import Config
+from .settings import project_root
 
 
 def useful_macs(model: nn.Module, height: int = 28, width: int = 28) -> int:
@@ -155,8 +156,8 @@ def run(configs: dict[str, Config], sampled: Config, small: bool = False) -> dic
 
 def render_seconds() -> float:
     """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
-    from .notebook import to_notebook  # the report machinery, kept out of the chapters' imports
-    from .submission import execute
+    from ..report.notebook import to_notebook
+    from ..report.submission import execute
 
     start = time.perf_counter()
     execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())

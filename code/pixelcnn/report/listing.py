@@ -13,27 +13,28 @@ import importlib
 import inspect
 import textwrap
 
-from .config import PACKAGE_DIR
+from ..study.settings import PACKAGE_DIR
 
 ANSWERS: dict[str, tuple[str, ...]] = {
-    "Q1: the model": ("layers.stack_mask", "layers.ShiftedConv", "models.PixelCNNBase", "models.SimpleLayer",
-                      "models.SimplePixelCNN", "models.bits_per_dim"),
-    "Q1: training with Lightning, and what it logs": ("training.PixelCNNModule",),
-    "Q2: the non-causal change": ("layers.stack_mask", "models.SimplePixelCNN.__init__"),
-    "Q3: (a), (c) and (e), exact": ("inference.conditional", "inference.full_conditional"),
-    "Q3: (b) by Monte Carlo": ("estimators.marginal_monte_carlo",),
-    "Q3: (d) by importance sampling over prefixes": ("estimators.conditional_on_later_pixels",),
+    "Q1: the model": ("core.layers.stack_mask", "core.layers.ShiftedConv", "core.models.PixelCNNBase",
+                      "core.models.SimpleLayer", "core.models.SimplePixelCNN", "core.models.bits_per_dim"),
+    "Q1: training with Lightning, and what it logs": ("study.training.PixelCNNModule",),
+    "Q2: the non-causal change": ("core.layers.stack_mask", "core.models.SimplePixelCNN.__init__"),
+    "Q3: (a), (c) and (e), exact": ("core.inference.conditional", "core.inference.full_conditional"),
+    "Q3: (b) by Monte Carlo": ("core.estimators.marginal_monte_carlo",),
+    "Q3: (d) by importance sampling over prefixes": ("core.estimators.conditional_on_later_pixels",),
     "Q3: (f) by ancestral sampling, (g) by sampling-importance-resampling": (
-        "sampling._naive", "estimators.complete_top_half_sir", "estimators.resample"),
-    "Q3: the reverse-order model as a proposal": ("estimators.sample_before", "estimators.reverse_proposals"),
-    "Q3: one Metropolis-within-Gibbs update": ("mcmc.update",),
-    "Q3: one block Metropolis-Hastings move": ("blocks.block_update",),
-    "Q3: tempering from the prior (sequential Monte Carlo)": ("smc.next_beta", "smc.temper"),
+        "core.sampling._naive", "core.estimators.complete_top_half_sir", "core.estimators.resample"),
+    "Q3: the reverse-order model as a proposal": ("core.estimators.sample_before", "core.estimators.reverse_proposals"),
+    "Q3: one Metropolis-within-Gibbs update": ("core.mcmc.update",),
+    "Q3: one block Metropolis-Hastings move": ("core.blocks.block_update",),
+    "Q3: tempering from the prior (sequential Monte Carlo)": ("core.smc.next_beta", "core.smc.temper"),
     "Q3: (d) by reverse proposals, Rao-Blackwellised": ("q3.d_estimates.full_conditionals",
                                                         "q3.d_estimates.rb_reverse.compute"),
 }
 # The modules whose source the notebook's appendix shows in full (the core the answers rest on).
-CORE_MODULES = ("config", "layers", "models", "sampling", "inference", "estimators", "mcmc", "data", "training")
+CORE_MODULES = ("core/layers", "core/models", "core/sampling", "core/inference", "core/estimators", "core/mcmc",
+                "study/data", "study/training")
 FOLD_OPEN, FOLD_CLOSE = "<details class=\"listing\"><summary>", "</summary>"
 
 
@@ -53,7 +54,7 @@ def _object(name: str):
 
 
 def source_of(name: str) -> str:
-    """The source of one package object, dedented: ``source_of("layers.ShiftedConv")``."""
+    """The source of one package object, dedented: ``source_of("core.layers.ShiftedConv")``."""
     return textwrap.dedent(inspect.getsource(_object(name))).rstrip()
 
 

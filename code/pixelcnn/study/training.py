@@ -28,10 +28,10 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..core.models import bits_per_dim, build, count_parameters, device_of
 from . import cache
 from .config import Config
 from .data import TRAIN_SIZE, ensure_mnist, load_images
-from .models import bits_per_dim, build, count_parameters, device_of
 
 
 class MNISTDataModule(L.LightningDataModule):

@@ -1,93 +1,15 @@
-"""One config type for every training run, the folders the package reads and writes, and the data's identity.
+"""The config of a training run: the architecture and its options, the data, the optimisation recipe, the seed.
 
-Folders (override with environment variables):
-
-* ``PIXELCNN_DATA``: where MNIST lives (default ``data/`` in the repository).
-* ``PIXELCNN_CACHE``: the results cache (default ``cache/`` in the repository).
-* ``PIXELCNN_PRETRAINED``: the course's ``PixelCNN.ckpt``.
-
-``PIXELCNN_OFFLINE=1`` forbids downloads (MNIST, the checkpoint): what is missing is an error at once.
+One frozen ``Config`` per run; its dict (``to_dict``) is the run's cache key.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def project_root() -> Path:
-    """The repository root when running from a checkout, else the working directory."""
-    root = PACKAGE_DIR.parents[1]
-    return root if (root / "_quarto.yml").exists() else Path.cwd()
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("PIXELCNN_DATA") or project_root() / "data")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("PIXELCNN_CACHE") or project_root() / "cache")
-
-
-def offline() -> bool:
-    """True when ``PIXELCNN_OFFLINE=1``: nothing is downloaded."""
-    return os.environ.get("PIXELCNN_OFFLINE") == "1"
-
-
-def sha256(path: Path) -> str:
-    """The sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# The MNIST files, pinned by hash; their identity is part of every cache key (``cache.entry_key``).
-MNIST_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-DATA_ID = hashlib.sha256("".join(sorted(MNIST_SHA256.values())).encode()).hexdigest()[:16]
-
-
-# Each architecture's options: the keyword arguments of ``models.build``, with their defaults. The one
-# list of them: ``Config.model_kwargs`` takes these fields, ``check_model_options`` checks them.
-_SIMPLE = {"levels": 256, "channels": 64, "layers": 5, "kernel_size": 3, "first_kernel_size": 7, "residual": True,
-           "shifted": True}
-MODEL_OPTIONS = {"simple": _SIMPLE, "noncausal": _SIMPLE, "gated": {"levels": 256, "channels": 64}}
-ARCHS = tuple(MODEL_OPTIONS)
-
-
-def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
-    """Raise ValueError unless ``options`` are valid options of architecture ``arch``."""
-    if arch not in MODEL_OPTIONS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    unknown = sorted(set(options) - set(MODEL_OPTIONS[arch]))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; allowed: {sorted(MODEL_OPTIONS[arch])}")
-    values = {**MODEL_OPTIONS[arch], **options}
-    if not 2 <= values["levels"] <= 256 or values["channels"] < 1:
-        raise ValueError(f"need 2 <= levels <= 256 and channels >= 1; got levels={values['levels']}, "
-                         f"channels={values['channels']}")
-    if arch == "gated":
-        return
-    if values["layers"] < min_layers:
-        raise ValueError(f"need layers >= {min_layers}, got {values['layers']}")
-    for name in ("kernel_size", "first_kernel_size"):
-        if values[name] < 1 or values[name] % 2 == 0:
-            raise ValueError(f"{name} must be a positive odd number, got {values[name]}")
-    if values["first_kernel_size"] < 3:
-        raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {values['first_kernel_size']}")
-
+from ..core.models import MODEL_OPTIONS, check_model_options
 
 ADDED_LATER = {"reverse": False, "grad_clip": 0.0}  # field -> default; see Config.to_dict
 

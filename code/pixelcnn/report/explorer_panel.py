@@ -10,14 +10,14 @@ import time
 
 import torch
 
-from . import inference as inf
+from ..core import inference as inf
+from ..core.models import device_of
+from ..core.sampling import sample
+from ..q3 import HALF, MIDDLE, MODEL, SIZE
+from ..study.data import ensure_mnist, load_images
+from ..study.runs import default_device, identity, load_identity, trained
 from . import plots
-from .data import ensure_mnist, load_images
-from .explore import Explored, answers, entry_figure, quarto_format, test_digits, title
-from .models import device_of
-from .q3 import HALF, MIDDLE, MODEL, SIZE
-from .runs import default_device, identity, load_identity, trained
-from .sampling import sample
+from .explorer import Explored, answers, entry_figure, quarto_format, test_digits, title
 
 
 class Panel:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import claims
-from .claims import claim
-from .q1 import DEPTH7, curves, equal_depth, equal_depth_table, minutes_per_step, round_ratios, seed_table
-from .q1_findings import SHOWN, SearchFindings
-from .runs import EQUAL_TIME_STEPS, SEARCH_STEPS, SEEDS, config
+from ..study import claims
+from ..study.claims import claim
+from ..study.runs import EQUAL_TIME_STEPS, SEARCH_STEPS, SEEDS, config
+from .search import SHOWN, SearchFindings
+from .tables import DEPTH7, curves, equal_depth, equal_depth_table, minutes_per_step, round_ratios, seed_table
 
 
 def check(**findings) -> list[str]:
