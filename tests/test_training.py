@@ -31,6 +31,16 @@ def test_bad_configs_are_rejected(changes, message):
         Config.from_dict({**Config().to_dict(), **changes})
 
 
+def test_a_config_is_three_concerns_apart_and_one_key():
+    config = runs.config("q1")
+    assert config.architecture.arch == "simple" and config.architecture.options["layers"] == config.layers
+    assert config.data.train_images == config.train_images and config.recipe.grad_clip == config.grad_clip
+    assert config.recipe.lr_factor(config.warmup_steps - 1) == 1.0 and config.recipe.lr_factor(config.max_steps) < 1e-9
+    fields = [*config.architecture.options, "arch", *vars(config.data), *vars(config.recipe)]
+    assert sorted(fields) == sorted(Config.__dataclass_fields__)  # every field in exactly one concern
+    assert type(config.architecture.build()).__name__ == "SimplePixelCNN"
+
+
 def test_unknown_run_name():
     with pytest.raises(ValueError, match="known runs"):
         runs.config("q9")
@@ -60,6 +70,12 @@ def test_resumed_training_continues_from_its_checkpoint():
     assert clock.resumed_at == [6]
     steps = merged_metrics(run_folder(TINY)).dropna(subset=["train_bpd"])["step"]
     assert steps.is_unique
+
+
+def test_a_run_trains_into_any_folder(tmp_path):
+    module, _ = fit(TINY, progress=False, stop_after_steps=2, folder=tmp_path / "mine")
+    assert module.trainer.global_step == 2 and (tmp_path / "mine" / "checkpoints" / "last.ckpt").exists()
+    assert not run_folder(TINY).exists()  # nothing written to the cache
 
 
 def test_gradient_clipping_bounds_the_norm_each_step_sees_and_the_norm_before_it_is_logged():

@@ -172,7 +172,9 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
 
 def pixel_posterior(model: PixelCNNBase, particles: Particles, index: int) -> torch.Tensor:
     """Each group's posterior of pixel ``index`` [G, levels], Rao-Blackwellised: the particles' exact full
-    conditionals p(x_index | x_-index) averaged with their weights (``levels`` passes of the particles)."""
-    conditionals = inf.full_conditional(model, particles.samples, index).view(*particles.log_weights.shape, -1)
-    return (particles.log_weights.exp().unsqueeze(2) * conditionals).sum(1)
+    conditionals p(x_index | x_-index) averaged with their weights (``levels`` passes of the distinct particles:
+    resampling leaves copies, each computed once)."""
+    distinct, copy_of = torch.unique(particles.samples.flatten(1), dim=0, return_inverse=True)
+    conditionals = inf.full_conditional(model, distinct.view(-1, *particles.samples.shape[1:]), index)[copy_of]
+    return (particles.log_weights.exp().unsqueeze(2) * conditionals.view(*particles.log_weights.shape, -1)).sum(1)
 

@@ -64,7 +64,7 @@ def curves_of(c: Config, metrics: pd.DataFrame) -> Curves:
     epoch_of = metrics.loc[norms.index, "step"] // math.ceil(c.train_images / c.batch_size)
     by_epoch = norms.groupby(epoch_of).median().tolist()
     return Curves(val.val_bpd.tolist(), max(rises, key=lambda r: r[2] - r[1]) if rises else (1, first, first),
-                  spike, c.lr_factor(spike[0]),
+                  spike, c.recipe.lr_factor(spike[0]),
                   (at_half - last) / (first - last) if first != last else 0.0, clipped,
                   by_epoch)
 

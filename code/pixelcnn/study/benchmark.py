@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..core.layers import MaskedConv
-from ..core.models import bits_per_dim, build
+from ..core.models import bits_per_dim
 from ..core.sampling import sample
 from . import cache, runs
 from .config import Config
@@ -53,7 +53,7 @@ def training_throughput(configs: dict[str, Config], images: int = 384, rounds: i
     for name, config in configs.items():
         batch = batch_size or config.batch_size
         x = torch.randint(0, 256, (batch, 1, 28, 28))
-        model = build(config.arch, **config.model_kwargs()).to(memory_format=torch.channels_last)
+        model = config.architecture.build().to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters())
         _train_step(model, optimizer, x)  # warm-up: kernel selection, allocations
         setups[name] = (model, optimizer, x, max(1, images // batch), [])
@@ -110,7 +110,7 @@ def sampling_speed(config: Config, device: torch.device, sizes: tuple[int, ...] 
     The naive sampler costs the same at every pixel, so it is timed on ``naive_steps`` pixels (split
     over the rounds) and scaled to all 784; the fast sampler is timed in full.
     """
-    model = build(config.arch, **config.model_kwargs()).eval().to(device)
+    model = config.architecture.build().eval().to(device)
     pixels, per_round = 28 * 28, max(1, naive_steps // rounds)
     results = {}
     for n in sizes:

@@ -1,6 +1,8 @@
-"""The config of a training run: the architecture and its options, the data, the optimisation recipe, the seed.
+"""The config of a training run: what the model is (``Architecture``), what it learns from (``Data``) and how
+(``Recipe``: the optimisation and the seed).
 
-One frozen ``Config`` per run; its dict (``to_dict``) is the run's cache key.
+A run is one frozen ``Config`` whose flat dict (``to_dict``) is its cache key; ``config.architecture``,
+``config.data`` and ``config.recipe`` are its three concerns apart, each read by the code that needs it alone.
 """
 
 from __future__ import annotations
@@ -9,7 +11,52 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..core.models import MODEL_OPTIONS, check_model_options
+from ..core.models import MODEL_OPTIONS, PixelCNNBase, build, check_model_options
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What a model is: an architecture of ``core.models`` and its options (``build``'s keyword arguments)."""
+
+    arch: str
+    options: dict
+
+    def build(self) -> PixelCNNBase:
+        """An untrained model of this architecture."""
+        return build(self.arch, **self.options)
+
+
+@dataclass(frozen=True)
+class Data:
+    """What a run learns from and is evaluated on."""
+
+    image_size: int  # MNIST shrunk to image_size x image_size
+    train_images: int  # a prefix of the shuffled training split
+    eval_images: int  # validation and test images of an evaluation
+    reverse: bool  # images rotated by 180 degrees
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a run learns: batches, steps, the learning rate's schedule, precision, clipping and the seed."""
+
+    batch_size: int
+    max_steps: int
+    lr: float
+    warmup_steps: int
+    weight_decay: float
+    precision: str
+    seed: int
+    grad_clip: float
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate at optimizer ``step`` as a share of ``lr``: a linear warm-up over
+        ``warmup_steps``, then a cosine decay to zero at ``max_steps``."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
 
 ADDED_LATER = {"reverse": False, "grad_clip": 0.0}  # field -> default; see Config.to_dict
 
@@ -69,14 +116,6 @@ class Config:
         values = dataclasses.asdict(self)
         return {k: v for k, v in values.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
 
-    def lr_factor(self, step: int) -> float:
-        """The learning rate at optimizer ``step`` as a share of ``lr``: a linear warm-up over
-        ``warmup_steps``, then a cosine decay to zero at ``max_steps``."""
-        if step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
     @property
     def epochs(self) -> float:
         """Passes over the training images that ``max_steps`` batches of ``batch_size`` make."""
@@ -85,3 +124,15 @@ class Config:
     def model_kwargs(self) -> dict:
         """The keyword arguments of ``pixelcnn.build`` for this config."""
         return {name: getattr(self, name) for name in MODEL_OPTIONS[self.arch]}
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(self.arch, self.model_kwargs())
+
+    @property
+    def data(self) -> Data:
+        return Data(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Data)})
+
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)})

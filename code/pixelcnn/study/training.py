@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..core.models import bits_per_dim, build, count_parameters, device_of
+from ..core.models import bits_per_dim, count_parameters, device_of
 from . import cache
 from .config import Config
 from .data import TRAIN_SIZE, ensure_mnist, load_images
@@ -77,7 +77,7 @@ class PixelCNNModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters(config)
         self.config = Config.from_dict(config)
-        self.model = build(self.config.arch, **self.config.model_kwargs())
+        self.model = self.config.architecture.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -106,15 +106,11 @@ class PixelCNNModule(L.LightningModule):
         self._evaluate(batch, "test_bpd")
 
     def configure_optimizers(self):
-        c = self.config
-        optimizer = torch.optim.AdamW(self.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-
-        def schedule(step: int) -> float:  # linear warm-up, then cosine decay to zero at max_steps
-            return c.lr_factor(step)
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        recipe = self.config.recipe
+        optimizer = torch.optim.AdamW(self.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        # a linear warm-up, then a cosine decay to zero at max_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, recipe.lr_factor)
         return [optimizer], [{"scheduler": scheduler, "interval": "step"}]
-
 
 
 class TrainClock(Callback):
@@ -159,29 +155,31 @@ def merged_metrics(folder: Path) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["step"])
 
 
-def fit(config: Config, progress: bool = True, stop_after_steps: int | None = None,
+def fit(config: Config, progress: bool = True, stop_after_steps: int | None = None, folder: Path | None = None,
         **trainer_options) -> tuple[PixelCNNModule, TrainClock]:
-    """Train (or resume) the run of ``config``; returns the module (latest weights) and its clock.
+    """Train (or resume) the run of ``config`` in ``folder`` (its checkpoints and logs; by default the cache's
+    work folder of the run); returns the module (latest weights) and its clock.
 
     ``stop_after_steps`` ends this call early (the run stays resumable): used to test resuming.
     ``trainer_options`` (``accelerator``, ``devices``, ``num_nodes``, ``strategy``, extra ``callbacks``) go to
     the Trainer.
     """
-    folder = run_folder(config)
+    folder = folder or run_folder(config)
     for name in ("lightning.pytorch", "lightning.fabric"):  # keep Lightning's banners out of the report
         logging.getLogger(name).setLevel(logging.WARNING)
-    L.seed_everything(config.seed, workers=True, verbose=False)
+    recipe, images = config.recipe, config.data
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
     module = PixelCNNModule(config.to_dict())
-    data = MNISTDataModule(config.batch_size, config.train_images, config.eval_images, seed=config.seed,
-                           size=config.image_size, levels=config.levels, reverse=config.reverse)
+    data = MNISTDataModule(recipe.batch_size, images.train_images, images.eval_images, seed=recipe.seed,
+                           size=images.image_size, levels=config.levels, reverse=images.reverse)
     clock = TrainClock()
     checkpoints = ModelCheckpoint(dirpath=folder / "checkpoints", save_last=True, save_top_k=0,
-                                  every_n_train_steps=max(1, min(50, config.max_steps // 4)))
+                                  every_n_train_steps=max(1, min(50, recipe.max_steps // 4)))
     trainer = L.Trainer(
-        max_steps=min(config.max_steps, stop_after_steps or config.max_steps), precision=config.precision,
+        max_steps=min(recipe.max_steps, stop_after_steps or recipe.max_steps), precision=recipe.precision,
         logger=CSVLogger(folder, name="logs"), callbacks=[clock, checkpoints, *trainer_options.pop("callbacks", [])],
         enable_progress_bar=progress, enable_model_summary=False, num_sanity_val_steps=0, deterministic=True,
-        log_every_n_steps=max(1, min(10, config.max_steps // 8)), gradient_clip_val=config.grad_clip or None,
+        log_every_n_steps=max(1, min(10, recipe.max_steps // 8)), gradient_clip_val=recipe.grad_clip or None,
         **{"accelerator": "auto", "devices": 1, **trainer_options},
     )
     last = folder / "checkpoints" / "last.ckpt"
@@ -264,6 +262,6 @@ def load_trained(config: Config, command: str) -> torch.nn.Module:
 
 def load_weights(config: Config, entry: cache.Entry) -> torch.nn.Module:
     """The model of ``config`` with the weights of its (verified) training entry, in eval mode on CPU."""
-    model = build(config.arch, **config.model_kwargs())
+    model = config.architecture.build()
     model.load_state_dict(torch.load(entry.path("model.pt"), map_location="cpu", weights_only=True))
     return model.eval()
