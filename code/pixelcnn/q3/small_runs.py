@@ -1,0 +1,85 @@
+"""What the many small tempering runs of (d) say (``tempering.small_runs``): each run's answer and evidence, the
+spread of the evidence across runs, their answer combined by evidence, and how diverse each run's particles are.
+
+Independent SMC runs combine as sum_r Z_r pi_r / sum_r Z_r (``diagnostics.combine_by_evidence``): consistent as
+runs are added, where the plain mean of the runs is not. On frozen temperatures each Z_r is unbiased, and so is
+their mean (``diagnostics.pooled_log_evidence``). A run's diversity is the mean Hamming distance between its
+particles over the unknown pixels, set against that between test digits: resampling leaves many particles
+"distinct" that differ on a handful of pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..core import diagnostics
+from ..study.data import load_images
+
+LOG2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class SmallRuns:
+    """R small tempering runs of (d), G images, n particles each."""
+
+    images: list[int]  # the conditioning test images
+    answers: torch.Tensor  # [R, G, 256]: each run's Rao-Blackwellised middle pixel
+    log2_evidence: torch.Tensor  # [R, G]: each run's log2 p(later pixels)
+    hamming: torch.Tensor  # [R, G]: mean pairwise Hamming distance of a run's particles (fraction of unknown pixels)
+    ancestors: torch.Tensor  # [R, G]: how many of a run's first particles have descendants at the end
+    particles: int
+    steps: int  # tempering steps of the frozen schedule (to the last image's beta = 1)
+    seconds: float  # seconds of tempering of all runs together, on two CPU cores
+    wall_seconds: float  # of all runs together, the pixel posterior included (their entries' wall time)
+    digit_hamming: float  # mean Hamming distance between test digits over the same pixels
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """Each run's weight in the combined answer [R, G]: its evidence over the runs' total."""
+        return torch.softmax(self.log2_evidence * LOG2, dim=0)
+
+    @property
+    def combined(self) -> torch.Tensor:
+        """The answer [G, 256]: the runs' answers weighted by their evidence."""
+        return diagnostics.combine_by_evidence(self.log2_evidence * LOG2, self.answers)
+
+    @property
+    def pooled_log2_evidence(self) -> torch.Tensor:
+        """log2 of the mean of the runs' evidence estimates [G] (unbiased on frozen temperatures)."""
+        return diagnostics.pooled_log_evidence(self.log2_evidence * LOG2) / LOG2
+
+    @property
+    def evidence_spread(self) -> torch.Tensor:
+        """The standard deviation of log2 evidence across runs [G], in bits."""
+        return self.log2_evidence.std(0)
+
+    @property
+    def plain_mean(self) -> torch.Tensor:
+        """The runs' answers averaged with equal weights [G, 256] (not consistent: for comparison)."""
+        return self.answers.double().mean(0)
+
+
+def digit_hamming(pixels: int, count: int = 500) -> float:
+    """The mean Hamming distance between pairs of the first ``count`` test digits over their first ``pixels``
+    raster pixels: how far apart two different images of the data are."""
+    digits = load_images("test")[:count].long()
+    return float(diagnostics.hamming(digits.unsqueeze(0), pixels).sum() / (count * (count - 1)))
+
+
+def read(runs: list, wall_seconds: float) -> SmallRuns:
+    """The findings of ``tempering.small_runs("d")`` (``Tempered`` results with ancestors) that took
+    ``wall_seconds`` in all."""
+    first = runs[0]
+    groups, n = first.log_weights.shape
+    pixels = first.inputs["pixel"][0] * first.images.shape[-1] + first.inputs["pixel"][1] + 1  # the unknown prefix
+    hamming = torch.stack([diagnostics.hamming(run.samples.long().view(groups, n, -1), pixels).sum((1, 2))
+                           / (n * (n - 1)) for run in runs])
+    return SmallRuns(
+        images=list(first.inputs["images"]), answers=torch.stack([run.pixel_posterior for run in runs]),
+        log2_evidence=torch.stack([run.log_evidence for run in runs]) / LOG2, hamming=hamming,
+        ancestors=torch.stack([diagnostics.distinct_ancestors(run.ancestors) for run in runs]), particles=n,
+        steps=len(first.betas) - 1, seconds=sum(run.seconds for run in runs), wall_seconds=wall_seconds,
+        digit_hamming=digit_hamming(pixels))
