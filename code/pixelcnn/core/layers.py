@@ -110,3 +110,20 @@ def stack_conv(c_in: int, c_out: int, direction: str, kernel_size: int = 3, mask
     """A vertical or horizontal stack convolution, shifted (fast) or masked (course form)."""
     cls = ShiftedConv if shifted else MaskedConv
     return cls(c_in, c_out, direction, kernel_size, mask_center, dilation)
+
+
+def as_matrix(conv: nn.Module) -> torch.Tensor:
+    """A 1 x K kernel (a horizontal stack or a 1x1 convolution) as a matrix [K * C_in, C_out] that
+    multiplies the K input columns it reaches, laid out channel-last and flattened."""
+    weight = conv.kept_weight() if hasattr(conv, "kept_weight") else conv.weight
+    return weight[:, :, 0].permute(2, 1, 0).reshape(-1, weight.shape[0])
+
+
+def bias_of(conv: nn.Module) -> torch.Tensor:
+    """The bias [C_out] of a stack convolution or of a plain one."""
+    return (conv.conv if hasattr(conv, "kept_weight") else conv).bias
+
+
+def pointwise(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution of maps [B, C, H, W], or of single pixels [B, C] (one matrix product)."""
+    return conv(x) if x.dim() == 4 else torch.addmm(conv.bias, x, as_matrix(conv))
