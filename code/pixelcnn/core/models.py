@@ -176,7 +176,7 @@ class NonCausalPixelCNN(SimplePixelCNN):
 
 
 class GatedLayer(StackLayer):
-    """The course's gated layer (tanh * sigmoid gates, optional dilation), checkpoint-compatible."""
+    """The gated layer (tanh * sigmoid gates, optional dilation), checkpoint-compatible."""
 
     def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
@@ -200,7 +200,8 @@ class GatedLayer(StackLayer):
 
 
 class GatedPixelCNN(PixelCNNBase):
-    """The course's PixelCNN: 7 gated layers with dilations 1,2,1,4,1,2,1 (loads its checkpoint)."""
+    """The gated PixelCNN (van den Oord et al., 2016) of the pretrained checkpoint: 7 gated layers with
+    dilations 1,2,1,4,1,2,1."""
 
     DILATIONS = (1, 2, 1, 4, 1, 2, 1)
 
