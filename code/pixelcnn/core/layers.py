@@ -122,8 +122,3 @@ def as_matrix(conv: nn.Module) -> torch.Tensor:
 def bias_of(conv: nn.Module) -> torch.Tensor:
     """The bias [C_out] of a stack convolution or of a plain one."""
     return (conv.conv if hasattr(conv, "kept_weight") else conv).bias
-
-
-def pointwise(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """A 1x1 convolution of maps [B, C, H, W], or of single pixels [B, C] (one matrix product)."""
-    return conv(x) if x.dim() == 4 else torch.addmm(conv.bias, x, as_matrix(conv))

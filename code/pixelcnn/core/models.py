@@ -13,13 +13,14 @@ architecture one row or one pixel at a time. ``ARCHITECTURES`` names them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import MaskedConv, pointwise, stack_conv
+from .layers import MaskedConv, as_matrix, stack_conv
 
 __all__ = ["ARCHITECTURES", "ARCHS", "MODEL_OPTIONS", "GatedPixelCNN", "NonCausalPixelCNN", "PixelCNNBase",
            "SimplePixelCNN", "StackLayer", "bits_per_dim", "build", "check_images", "check_model_options",
@@ -42,9 +43,9 @@ def check_images(x: torch.Tensor, levels: int) -> None:
 class StackLayer(nn.Module):
     """One layer of the two stacks, each a stack convolution followed by a step.
 
-    ``vertical_step`` works on any rows [B, C, R, W] of the vertical stack (rows above only) and
-    ``horizontal_step`` on whole maps [B, C, H, W] or on single pixels [B, C] of the horizontal one,
-    so the forward pass and the incremental sampler share them.
+    ``vertical_step`` works on any rows [B, C, R, W] of the vertical stack (rows above only), so the
+    forward pass and the incremental sampler share it; ``pixel_step`` is ``horizontal_step`` on single
+    pixels [B, C] of the horizontal stack.
     """
 
     vertical_conv: nn.Module  # a vertical stack convolution (``layers.MaskedConv`` or ``layers.ShiftedConv``)
@@ -57,6 +58,11 @@ class StackLayer(nn.Module):
     def horizontal_step(self, h: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
         """The next horizontal stack from the stack ``h`` and ``horizontal_conv(h)`` + the vertical input."""
         raise NotImplementedError
+
+    def pixel_step(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``horizontal_step`` for single pixels h [B, C], conv [B, C'], its weights taken once (the sampler
+        calls it at every pixel). The step itself when it is elementwise."""
+        return self.horizontal_step
 
     def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.vertical_step(v, self.vertical_conv(v))
@@ -191,12 +197,20 @@ class GatedLayer(StackLayer):
     horizontal_conv = property(lambda self: self.conv_horiz)
 
     def vertical_step(self, v: torch.Tensor, conv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v_val, v_gate = conv.chunk(2, dim=1)
-        return torch.tanh(v_val) * torch.sigmoid(v_gate), self.conv_vert_to_horiz(conv)
+        return self.gate(conv), self.conv_vert_to_horiz(conv)
+
+    @staticmethod
+    def gate(conv: torch.Tensor) -> torch.Tensor:
+        """tanh(value) * sigmoid(gate) of the two halves of the channels [B, 2C, ...] -> [B, C, ...]."""
+        value, gate = conv.chunk(2, dim=1)
+        return torch.tanh(value) * torch.sigmoid(gate)
 
     def horizontal_step(self, h: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
-        h_val, h_gate = conv.chunk(2, dim=1)
-        return pointwise(self.conv_horiz_1x1, torch.tanh(h_val) * torch.sigmoid(h_gate)) + h
+        return self.conv_horiz_1x1(self.gate(conv)) + h
+
+    def pixel_step(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        matrix, bias, gate = as_matrix(self.conv_horiz_1x1), self.conv_horiz_1x1.bias, self.gate
+        return lambda h, conv: torch.addmm(bias, gate(conv), matrix) + h  # the 1x1 convolution as a product
 
 
 class GatedPixelCNN(PixelCNNBase):

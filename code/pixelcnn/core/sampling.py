@@ -105,9 +105,10 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
     layers = list(model.layers)
     vertical_convs = [model.vertical_in] + [layer.vertical_conv for layer in layers]
     vertical_weights = [conv.kept_weight() for conv in vertical_convs]
-    # Per layer: the horizontal convolution's matrix, dilation, reach and taps.
-    horizontal = [(as_matrix(h), h.conv.dilation[1], h.reach, h.kept_weight().shape[-1])
-                  for h in (layer.horizontal_conv for layer in layers)]
+    # Per layer: the horizontal convolution's matrix, dilation, reach and taps, and the step after it.
+    horizontal = [(as_matrix(layer.horizontal_conv), layer.horizontal_conv.conv.dilation[1],
+                   layer.horizontal_conv.reach, layer.horizontal_conv.kept_weight().shape[-1], layer.pixel_step())
+                  for layer in layers]
     first = model.horizontal_in
     first_matrix, first_bias, first_taps, first_reach = (as_matrix(first), bias_of(first),
                                                          first.kept_weight().shape[-1], first.reach)
@@ -117,7 +118,7 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
     # Caches. Vertical stacks: every row, channel-first, with `top` zero rows above the image. Horizontal
     # stacks: the current row only, channel-last [B, left + W, C], with `left` zero columns before it.
     top = max(conv.reach for conv in vertical_convs)
-    left = max([first_reach] + [reach for _, _, reach, _ in horizontal])
+    left = max([first_reach] + [reach for _, _, reach, _, _ in horizontal])
     xs = F.pad(model.scale(x), (0, 0, top, 0))
     channels = vertical_weights[0].shape[0]  # every layer's stacks keep the first layer's channels
     vs = [xs.new_zeros(batch, channels, top + height, width) for _ in vertical_weights]
@@ -140,9 +141,9 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
         p = left + c
         h = torch.addmm(first_bias, x_row[:, p - first_reach: p - first_reach + first_taps], first_matrix)
         h_rows[0][:, p] = h
-        for i, (matrix, d, reach, taps) in enumerate(horizontal):
+        for i, (matrix, d, reach, taps, step) in enumerate(horizontal):
             taps_in = h_rows[i][:, p - reach: p - reach + d * (taps - 1) + 1: d].reshape(batch, -1)
-            h = layers[i].horizontal_step(h, torch.addmm(to_h[i][:, c], taps_in, matrix))
+            h = step(h, torch.addmm(to_h[i][:, c], taps_in, matrix))
             h_rows[i + 1][:, p] = h
         return h
 
