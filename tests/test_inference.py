@@ -82,7 +82,7 @@ def test_top_half_sir_matches_the_exact_posterior(tiny):
     posterior = p * same_bottom
     posterior = posterior / posterior.sum()
     proposals = pixelcnn.sample(model, 8000, size=(3, 3), generator=torch.Generator().manual_seed(0))
-    out = est.complete_top_half_sir(model, bottom, proposals, 8000, torch.Generator().manual_seed(1))
+    out = est.complete_given_later(model, bottom, proposals, top, 8000, torch.Generator().manual_seed(1))
     codes = (out.samples.view(8000, -1)[:, :top] * torch.tensor([4, 2, 1])).sum(1)
     freq = torch.bincount(codes, minlength=8).double() / 8000
     truth = torch.zeros(8, dtype=torch.float64)

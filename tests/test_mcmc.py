@@ -195,7 +195,7 @@ def test_the_evidence_estimates_average_to_the_exact_probability_of_the_given_pi
     by_reverse = [est.reverse_proposals(model, reverse, image, M + 1, 512, generator).log_evidence.exp()
                   for _ in range(20)]
     proposals = pixelcnn.sample(model, 4096, stop=HALF, size=(HEIGHT, WIDTH), generator=generator)
-    sir = est.complete_top_half_sir(model, image, proposals, 1, generator).log_evidence.exp()
+    sir = est.complete_given_later(model, image, proposals, HALF, 1, generator).log_evidence.exp()
     for estimates in (prior, by_reverse):  # within 3 standard errors of the mean
         estimates = torch.stack(estimates)
         assert abs(estimates.mean() - exact_after) < 3 * estimates.std() / len(estimates) ** 0.5 + 1e-12

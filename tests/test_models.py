@@ -7,6 +7,7 @@ import torch
 
 import pixelcnn
 from pixelcnn.core.layers import MaskedConv, ShiftedConv
+from pixelcnn.core.models import ARCHS
 
 H = W = 6
 CAUSAL = [
@@ -74,7 +75,7 @@ def test_shifted_conv_equals_masked_conv(direction, kernel_size, mask_center, di
     torch.testing.assert_close(shifted(x), masked(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("arch", pixelcnn.core.models.ARCHS)
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("levels,size", [(256, (28, 28)), (4, (3, 5)), (2, (1, 1))])
 def test_output_shape_and_bits_per_dim(arch, levels, size):
     model = pixelcnn.build(arch, levels=levels, channels=8)

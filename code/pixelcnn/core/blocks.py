@@ -1,4 +1,4 @@
-"""Block moves for the hard Q3 posteriors: Metropolis-Hastings updates that change many pixels at once.
+"""Block moves for posteriors of unknown pixels: Metropolis-Hastings updates that change many pixels at once.
 
 The target is ``mcmc``'s: the forward model's p(x_unknown | x_known), the unknown pixels a raster prefix
 0..k-1. A move resamples one block of raster pixels [a, b) inside the prefix from an exact proposal and
@@ -21,15 +21,14 @@ forward passes and its seconds. ``run_resumable`` saves it in chunks.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from . import inference as inf
-from . import mcmc
+from . import mcmc, resume
 from .models import PixelCNNBase, check_images
 from .sampling import sample
 
@@ -84,7 +83,7 @@ def block_update(model: PixelCNNBase, reverse: PixelCNNBase | None, x: torch.Ten
         log_q = inf.pixel_log_probs(reverse, inf.rotate(torch.cat([x, x_new])))[:, size - b:size - a]
         log_q = log_q.double().sum(1)
         log_ratio = log_ratio + log_q[:n] - log_q[n:]
-    accepted = torch.rand(n, generator=generator, dtype=torch.float64).log() < log_ratio
+    accepted = mcmc.accept(log_ratio, generator)
     out = torch.where(accepted.view(n, 1, 1, 1), x_new, x)
     changed = (out.view(n, -1)[:, a:b] != x.view(n, -1)[:, a:b]).double().mean(1)
     return BlockUpdate(out, torch.where(accepted.view(n, 1, 1), log_cond_new, log_cond), log_ratio, accepted,
@@ -103,13 +102,14 @@ class BlockChains:
 
     samples: torch.Tensor  # long [S // thin, B, 1, H, W]: the states after every thin-th sweep
     log_p: torch.Tensor  # float64 [S, B]: log p(x) in nats after each sweep
-    moves: list  # M names: "<proposal> a-b" per scheduled block, then "site" (the random single-site updates)
+    moves: list = resume.kept()  # M names: "<proposal> a-b" per scheduled block, then "site" (the random
+    #   single-site updates)
     acceptance: torch.Tensor  # float64 [S, M, B]: fraction of the move's proposals accepted in the sweep
     changed: torch.Tensor  # float64 [S, M, B]: mean fraction of its block's pixels that changed
-    seconds: torch.Tensor  # float64 [M]: seconds spent on each move over all sweeps
-    passes: torch.Tensor  # long [M, 3]: per sweep, forward passes, reverse passes and sampler steps of each move
-    #   (the "site" row: the random single-site updates and the tracked pixel's)
-    pixel: int | None  # the tracked raster pixel (updated once per sweep by a single-site move)
+    seconds: torch.Tensor = resume.summed()  # float64 [M]: seconds spent on each move over all sweeps
+    passes: torch.Tensor = resume.kept()  # long [M, 3]: per sweep, forward passes, reverse passes and sampler
+    #   steps of each move (the "site" row: the random single-site updates and the tracked pixel's)
+    pixel: int | None = resume.kept()  # the tracked raster pixel (updated once per sweep by a single-site move)
     values: torch.Tensor | None  # long [S, B]: its value after each sweep
     recycled: torch.Tensor | None  # float64 [S, B, levels]: E[its indicator after its update | current, proposed]
 
@@ -147,7 +147,7 @@ def chains(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
             acceptance[m], changed[m] = step.accepted.double(), step.changed
             seconds[m] += time.perf_counter() - clock
         clock = time.perf_counter()
-        for j in torch.randint(0, known_from, (sites,), generator=generator).tolist():
+        for j in torch.randint(0, known_from, (sites,), generator=generator, device=generator.device).tolist():
             step = block_update(model, None, x, log_cond, (j, j + 1), "forward", generator, known_from, beta)
             x, log_cond = step.x, step.log_cond
             acceptance[-1] += step.accepted.double() / sites
@@ -157,8 +157,7 @@ def chains(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
             current = x.view(n, -1)[:, pixel]
             step = mcmc.update(model, x, log_cond, pixel, generator, known_from, beta)
             x, log_cond = step.x, step.log_cond
-            alpha = step.log_ratio.clamp(max=0).exp().unsqueeze(1)
-            out["recycled"].append(alpha * F.one_hot(step.proposed, levels) + (1 - alpha) * F.one_hot(current, levels))
+            out["recycled"].append(mcmc.recycled_indicator(step, current, levels))
             out["values"].append(x.view(n, -1)[:, pixel])
         out["acceptance"].append(acceptance)
         out["changed"].append(changed)
@@ -175,37 +174,21 @@ def chains(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
                        stack("recycled"))
 
 
-def concatenate(parts: list[BlockChains]) -> BlockChains:
-    """One run from consecutive runs of the same chains and schedule."""
-    def cat(name: str) -> torch.Tensor | None:
-        items = [getattr(c, name) for c in parts]
-        return None if items[0] is None else torch.cat(items)
-
-    first = parts[0]
-    return BlockChains(cat("samples"), cat("log_p"), first.moves, cat("acceptance"), cat("changed"),
-                       sum(c.seconds for c in parts), first.passes, first.pixel, cat("values"), cat("recycled"))
+concatenate = resume.concatenate  # joins runs of consecutive chunks
 
 
 def run_resumable(model: PixelCNNBase, reverse: PixelCNNBase | None, starts: torch.Tensor, known_from: int,
                   sweeps: int, chunk: int, generator: torch.Generator, checkpoint: Path, *, report=None,
                   **options) -> BlockChains:
     """``chains`` in chunks of ``chunk`` sweeps, saved to ``checkpoint`` (with the generator's state) after each,
-    so a killed run resumes where it stopped with the same random numbers. ``report(run)`` is called after
-    every chunk with the chains so far; ``options`` go to ``chains``."""
-    if sweeps % chunk:
-        raise ValueError(f"sweeps ({sweeps}) must be a multiple of chunk ({chunk})")
-    parts = []
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
-        parts = [BlockChains(**p) for p in state["parts"]]
-        generator.set_state(state["generator"])
-    while len(parts) * chunk < sweeps:
-        x = parts[-1].samples[-1] if parts else starts
-        parts.append(chains(model, reverse, x, known_from, chunk, generator, thin=chunk, **options))
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"parts": [asdict(p) for p in parts], "generator": generator.get_state()},
-                   checkpoint.with_suffix(".tmp"))
-        checkpoint.with_suffix(".tmp").replace(checkpoint)
+    so a killed run resumes where it stopped with the same random numbers (``resume.run_in_chunks``).
+    ``report(run)`` is called after every chunk with the chains so far; ``options`` go to ``chains``."""
+    def run_chunk(x: torch.Tensor) -> BlockChains:
+        return chains(model, reverse, x, known_from, chunk, generator, thin=chunk, **options)
+
+    def done(parts: list[BlockChains], seconds: float) -> None:
         if report is not None:
             report(concatenate(parts))
-    return concatenate(parts)
+
+    return resume.run_in_chunks(run_chunk, BlockChains, starts, sweeps, chunk, generator, checkpoint,
+                                after_chunk=done)[0]

@@ -1,5 +1,6 @@
 """What a PixelCNN can only estimate: Monte Carlo, importance-sampling and sampling-importance-resampling
-estimates of the hard Q3 quantities, with the model's own samples or the reverse-order model's as proposals.
+estimates of marginals and of conditionals on later pixels, with the model's own samples or the reverse-order
+model's as proposals.
 
 Each estimator draws with ``sampling.sample`` and scores with the exact passes of ``inference``; the
 weighted ones return their self-normalised weights, their effective sample size and ``log_evidence``,
@@ -92,29 +93,37 @@ def conditional_on_later_pixels(model: PixelCNNBase, x: torch.Tensor, index: int
                     log_evidence=log_mean_exp(log_w))
 
 
-def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
-                          generator: torch.Generator) -> Proposals:
-    """n samples of the top half given the bottom half, by sampling-importance-resampling.
+def complete_given_later(model: PixelCNNBase, image: torch.Tensor, proposals: torch.Tensor, known_from: int, n: int,
+                         generator: torch.Generator) -> Proposals:
+    """n completions of the pixels before raster index ``known_from`` of one image [1, 1, H, W] given the
+    pixels from ``known_from`` on, by sampling-importance-resampling.
 
-    ``proposals`` are model samples of the top half (long [K, 1, H, W], bottom ignored). Each is
-    weighted by the likelihood the model gives the *given* bottom half after it, p(bottom | top);
-    n of them are drawn in proportion to the weights.
+    ``proposals`` are model samples of those earlier pixels (long [K, 1, H, W], later pixels ignored). Each
+    is weighted by the likelihood the model gives the *given* later pixels after it, p(x_>=k | x_<k); n of
+    them are drawn in proportion to the weights (``resample``): long [n, 1, H, W].
     """
-    height, width = bottom.shape[-2:]
-    half = (height // 2) * width
-    candidates = bottom.repeat(len(proposals), 1, 1, 1)
-    candidates.view(len(proposals), -1)[:, :half] = proposals.view(len(proposals), -1)[:, :half]
-    log_w = pixel_log_probs(model, candidates)[:, half:].sum(1).double()
+    k = len(proposals)
+    candidates = image.repeat(k, 1, 1, 1)
+    candidates.view(k, -1)[:, :known_from] = proposals.view(k, -1)[:, :known_from]
+    log_w = pixel_log_probs(model, candidates)[:, known_from:].sum(1).double()
     weights = torch.softmax(log_w, dim=0)
     return Proposals(samples=resample(candidates, weights, n, generator), weights=weights,
                      ess=effective_sample_size(weights), log_evidence=log_mean_exp(log_w))
+
+
+def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
+                          generator: torch.Generator) -> Proposals:
+    """``complete_given_later`` with the known pixels the bottom half (rows H // 2 on): the former name, kept
+    until its callers use that one."""
+    height, width = bottom.shape[-2:]
+    return complete_given_later(model, bottom, proposals, (height // 2) * width, n, generator)
 
 
 def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
           generator: torch.Generator) -> torch.Tensor:
     """A Gibbs chain over the ``unknown`` raster pixels of one image [1, 1, H, W], the others fixed.
 
-    Each update draws a pixel from its exact full conditional (as in (e): ``levels`` passes), so a
+    Each update draws a pixel from its exact full conditional (``inference.full_conditional``: ``levels`` passes), so a
     sweep costs ``levels * len(unknown)`` passes. Starts from the given values; returns the state
     after every sweep: long [sweeps, 1, H, W].
     """
@@ -122,7 +131,8 @@ def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
     for _ in range(sweeps):
         for index in unknown:
             p = full_conditional(model, state, index)[0]
-            state.view(-1)[index] = torch.multinomial(p, 1, generator=generator)[0]
+            drawn = torch.multinomial(p.to(generator.device), 1, generator=generator)
+            state.view(-1)[index] = drawn[0].to(state.device)
         states.append(state.clone())
     return torch.cat(states)
 
@@ -163,7 +173,8 @@ def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, in
 
 def resample(samples: torch.Tensor, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
     """n of the samples drawn in proportion to their weights (the R of SIR)."""
-    return samples[torch.multinomial(weights, n, replacement=True, generator=generator)]
+    drawn = torch.multinomial(weights.to(generator.device), n, replacement=True, generator=generator)
+    return samples[drawn.to(samples.device)]
 
 
 def prior_starts(model: PixelCNNBase, image: torch.Tensor, known_from: int, n: int,

@@ -12,6 +12,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from . import rng
 from .models import PixelCNNBase, check_images, device_of
 
 
@@ -42,13 +43,13 @@ def dependency_map(model: PixelCNNBase, x: torch.Tensor, index: int, seed: int =
 
     Exactly zero where the output cannot depend on the input (masked weights give zero gradient).
     """
-    generator = torch.Generator().manual_seed(seed)
+    generator = rng.generator(seed)
     row, col = divmod(index, x.shape[-1])
     xs = model.scale(x.to(device_of(model))).requires_grad_(True)
     was_training = model.training
     model.eval()
     logits = model.forward_scaled(xs)[0, :, 0, row, col]
-    weights = torch.randn(logits.shape, generator=generator).to(logits.device)
+    weights = torch.randn(logits.shape, generator=generator, device=generator.device).to(logits.device)
     (grad,) = torch.autograd.grad((logits * weights).sum(), xs)
     model.train(was_training)
     return grad[0, 0].cpu()
@@ -76,7 +77,7 @@ def total_probability(model: PixelCNNBase, size: tuple[int, int]) -> float:
     return float(torch.logsumexp(log_probs(model, images), 0).exp())
 
 
-# --- Q3: conditionals at one pixel -------------------------------------------------------------------
+# --- Conditionals at one pixel -----------------------------------------------------------------------
 
 
 def conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.Tensor:
@@ -101,7 +102,7 @@ def full_conditional(model: PixelCNNBase, x: torch.Tensor, index: int) -> torch.
     return torch.softmax(logs, dim=1)
 
 
-# --- Q3 with a reverse-order model: a PixelCNN of the images rotated by 180 degrees -----------------
+# --- A reverse-order model: a PixelCNN of the images rotated by 180 degrees ---------------------------
 # Its raster order runs from the bottom-right pixel up, so "given every pixel from index k on" is
 # an ordinary prefix for it: conditionals are one pass (its samples: ``estimators.sample_before``).
 

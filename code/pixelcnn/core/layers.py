@@ -2,8 +2,8 @@
 
 Two exact formulations of the same functions:
 
-* ``MaskedConv``: a full k x k (or 1 x k) kernel multiplied by a 0/1 mask, as in the
-  course's code (the pretrained checkpoint stores its weights this way).
+* ``MaskedConv``: a full k x k (or 1 x k) kernel multiplied by a 0/1 mask (the gated model's
+  pretrained checkpoint stores its weights this way).
 * ``ShiftedConv``: only the kernel's unmasked part, with one-sided zero padding, so no
   arithmetic is spent on masked zeros.
 
@@ -44,7 +44,7 @@ def _check_kernel(kernel_size: int, mask_center: bool) -> None:
 
 
 class MaskedConv(nn.Module):
-    """Convolution whose kernel is multiplied by a fixed mask (the course's formulation)."""
+    """Convolution whose kernel is multiplied by a fixed mask (the checkpoint's formulation)."""
 
     def __init__(self, c_in: int, c_out: int, direction: str, kernel_size: int = 3,
                  mask_center: bool = False, dilation: int = 1) -> None:
@@ -107,6 +107,18 @@ class ShiftedConv(nn.Module):
 
 def stack_conv(c_in: int, c_out: int, direction: str, kernel_size: int = 3, mask_center: bool = False,
                dilation: int = 1, shifted: bool = True) -> nn.Module:
-    """A vertical or horizontal stack convolution, shifted (fast) or masked (course form)."""
+    """A vertical or horizontal stack convolution, shifted (fast) or masked (checkpoint form)."""
     cls = ShiftedConv if shifted else MaskedConv
     return cls(c_in, c_out, direction, kernel_size, mask_center, dilation)
+
+
+def as_matrix(conv: nn.Module) -> torch.Tensor:
+    """A 1 x K kernel (a horizontal stack or a 1x1 convolution) as a matrix [K * C_in, C_out] that
+    multiplies the K input columns it reaches, laid out channel-last and flattened."""
+    weight = conv.kept_weight() if hasattr(conv, "kept_weight") else conv.weight
+    return weight[:, :, 0].permute(2, 1, 0).reshape(-1, weight.shape[0])
+
+
+def bias_of(conv: nn.Module) -> torch.Tensor:
+    """The bias [C_out] of a stack convolution or of a plain one."""
+    return (conv.conv if hasattr(conv, "kept_weight") else conv).bias

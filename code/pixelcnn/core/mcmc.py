@@ -1,4 +1,4 @@
-"""MCMC for the hard Q3 quantities: the forward model's exact posterior of unknown pixels given the others.
+"""MCMC for what a PixelCNN can only estimate: the forward model's exact posterior of unknown pixels given the others.
 
 Metropolis-within-Gibbs over a set of unknown raster pixels, every other pixel fixed. Pixel j is
 proposed from the model's own p(x_j | x_<j), which the current state's forward pass already gives,
@@ -8,19 +8,16 @@ ratio of the pixels after j:
     alpha = min(1, prod_{i>j} p(x_i | x'_<i) / p(x_i | x_<i))    (x' = x with x_j proposed)
 
 One forward pass of the whole batch of chains per update. The chains target the forward model's
-p(x_unknown | x_known) exactly: (d) is the middle pixel's marginal when the unknown pixels are
-0..m, (g) the chain itself when they are the top half.
-
-``q3.tiny_mcmc`` validates the chains against enumeration on a tiny model, beside the importance-sampling
-estimators at equal cost.
+p(x_unknown | x_known) exactly: with a tracked pixel, its distribution given the known pixels (the
+conditional on the later pixels when the unknown ones are the prefix up to it), and the chain itself a
+sampler of the unknown pixels. ``run_resumable`` runs them in resumable chunks (``resume``).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import diagnostics
+from . import diagnostics, resume
 from . import inference as inf
 from .models import PixelCNNBase, check_images
 
@@ -68,6 +65,12 @@ def later_log_ratio(log_cond_new: torch.Tensor, x_new: torch.Tensor, log_cond: t
             + beta * (new[:, split:].sum(1) - old[:, split:].sum(1)))
 
 
+def accept(log_ratio: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Metropolis-Hastings acceptances [B] (bool) for log ratios [B]: log u < log_ratio, u ~ U(0, 1) in float64."""
+    u = torch.rand(len(log_ratio), generator=generator, dtype=torch.float64, device=generator.device)
+    return u.log().to(log_ratio.device) < log_ratio
+
+
 def update(model: PixelCNNBase, x: torch.Tensor, log_cond: torch.Tensor, index: int,
            generator: torch.Generator, known_from: int | None = None, beta: float | torch.Tensor = 1.0) -> Update:
     """Propose x_index ~ p(x_index | x_<index) from ``log_cond`` (the chains' current pass) and accept with
@@ -75,15 +78,23 @@ def update(model: PixelCNNBase, x: torch.Tensor, log_cond: torch.Tensor, index: 
     known pixels' factors (``later_log_ratio``)."""
     b = len(x)
     cdf = log_cond[:, :, index].double().exp().cumsum(1)
-    u = torch.rand(b, 1, generator=generator, dtype=torch.float64)
+    u = torch.rand(b, 1, generator=generator, dtype=torch.float64, device=generator.device).to(cdf.device)
     proposed = torch.searchsorted(cdf, u * cdf[:, -1:]).clamp(max=model.levels - 1).squeeze(1)
     x_new = x.clone(memory_format=torch.contiguous_format)
     x_new.view(b, -1)[:, index] = proposed
     log_cond_new = log_conditionals(model, x_new)
     log_ratio = later_log_ratio(log_cond_new, x_new, log_cond, x, index + 1, known_from, beta)
-    accepted = torch.rand(b, generator=generator, dtype=torch.float64).log() < log_ratio
+    accepted = accept(log_ratio, generator)
     return Update(torch.where(accepted.view(b, 1, 1, 1), x_new, x),
                   torch.where(accepted.view(b, 1, 1), log_cond_new, log_cond), proposed, log_ratio, accepted)
+
+
+def recycled_indicator(step: Update, current: torch.Tensor, levels: int) -> torch.Tensor:
+    """E[one-hot of the pixel's value after ``step`` | its current value [B], the proposal] [B, levels] (float64
+    when the ratio is): the proposal with probability alpha = min(1, exp(log_ratio)), else the current value.
+    Averaged over sweeps, a less noisy estimate of the pixel's distribution than counting its values."""
+    alpha = step.log_ratio.clamp(max=0).exp().unsqueeze(1)
+    return alpha * F.one_hot(step.proposed, levels) + (1 - alpha) * F.one_hot(current, levels)
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,12 @@ class Chains:
     samples: torch.Tensor  # long [S // thin, B, 1, H, W]: the states after every thin-th sweep
     acceptance: torch.Tensor  # float64 [S, B]: fraction of each sweep's proposals accepted
     log_p: torch.Tensor  # float64 [S, B]: log p(x) in nats after each sweep
-    passes: int  # forward passes of the batch, the first one and the full conditionals included
-    pixel: int | None  # the tracked raster pixel
+    passes: int = resume.summed()  # forward passes of the batch, the first one and the full conditionals included
+    pixel: int | None = resume.kept()  # the tracked raster pixel
     values: torch.Tensor | None  # long [S, B]: its value after each sweep
     recycled: torch.Tensor | None  # float64 [S, B, levels]: E[its indicator after its update | current, proposed]
     full_conditionals: torch.Tensor | None  # float64 [S // every, B, levels]: p(x_pixel | others) after sweeps
-    every: int  # every, 2 every, ... (``rao_blackwell_every``; 0: none)
+    every: int = resume.kept()  # every, 2 every, ... (``rao_blackwell_every``; 0: none)
 
 
 def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: Iterable[int], sweeps: int,
@@ -136,9 +147,8 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: 
             x, log_cond, passes = step.x, step.log_cond, passes + 1
             accepted += step.accepted
             bar.update(1)
-            if j == pixel:  # the next value is the proposal with probability alpha, else the current one
-                alpha = step.log_ratio.clamp(max=0).exp().unsqueeze(1)
-                recycled.append(alpha * F.one_hot(step.proposed, levels) + (1 - alpha) * F.one_hot(current, levels))
+            if j == pixel:
+                recycled.append(recycled_indicator(step, current, levels))
         acceptance.append(accepted / len(unknown))
         log_p.append(own_log_probs(log_cond, x).double().sum(1))
         if (s + 1) % thin == 0:
@@ -159,44 +169,25 @@ def metropolis_within_gibbs(model: PixelCNNBase, images: torch.Tensor, unknown: 
                   rao_blackwell_every if conditionals else 0)
 
 
-def concatenate(parts: list[Chains]) -> Chains:
-    """One run from consecutive runs of the same chains (each started from the last samples of the one before)."""
-    def cat(name: str) -> torch.Tensor | None:
-        items = [getattr(c, name) for c in parts]
-        return None if items[0] is None else torch.cat(items)
-
-    first = parts[0]
-    return Chains(cat("samples"), cat("acceptance"), cat("log_p"), sum(c.passes for c in parts), first.pixel,
-                  cat("values"), cat("recycled"), cat("full_conditionals"), first.every)
+concatenate = resume.concatenate  # joins runs of consecutive chunks
 
 
 def run_resumable(model: PixelCNNBase, starts: torch.Tensor, unknown: list[int], sweeps: int, chunk: int,
                   generator: torch.Generator, checkpoint: Path, *, pixel: int | None = None,
                   progress: bool = False) -> tuple[Chains, float]:
     """``metropolis_within_gibbs`` in chunks of ``chunk`` sweeps, saved to ``checkpoint`` after each chunk so a
-    killed run resumes where it stopped (same random numbers, same result). With ``pixel``, its full
-    conditional is computed after every chunk. Returns the chains and the seconds spent over all segments."""
-    if sweeps % chunk:
-        raise ValueError(f"sweeps ({sweeps}) must be a multiple of chunk ({chunk})")
-    parts, seconds = [], 0.0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
-        parts, seconds = [Chains(**p) for p in state["parts"]], state["seconds"]
-        generator.set_state(state["generator"])
-    while len(parts) * chunk < sweeps:
-        clock = time.perf_counter()
-        x = parts[-1].samples[-1] if parts else starts
-        parts.append(metropolis_within_gibbs(model, x, unknown, chunk, generator, pixel=pixel,
-                                             rao_blackwell_every=chunk if pixel is not None else 0,
-                                             progress=progress))
-        seconds += time.perf_counter() - clock
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"parts": [asdict(p) for p in parts], "seconds": seconds, "generator": generator.get_state()},
-                   checkpoint.with_suffix(".tmp"))
-        checkpoint.with_suffix(".tmp").replace(checkpoint)
+    killed run resumes where it stopped (same random numbers, same result; ``resume.run_in_chunks``). With
+    ``pixel``, its full conditional is computed after every chunk. Returns the chains and the seconds spent
+    over all sessions."""
+    def run_chunk(x: torch.Tensor) -> Chains:
+        return metropolis_within_gibbs(model, x, unknown, chunk, generator, pixel=pixel,
+                                       rao_blackwell_every=chunk if pixel is not None else 0, progress=progress)
+
+    def done(parts: list[Chains], seconds: float) -> None:
         if progress:
             print(f"MCMC: {len(parts) * chunk} of {sweeps} sweeps done, {seconds / 60:.1f} min", flush=True)
-    return concatenate(parts), seconds
+
+    return resume.run_in_chunks(run_chunk, Chains, starts, sweeps, chunk, generator, checkpoint, after_chunk=done)
 
 
 # --- Estimates and diagnostics from the chains ------------------------------------------------------

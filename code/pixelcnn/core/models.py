@@ -1,51 +1,30 @@
-"""The PixelCNN family: ``simple`` (Q1), ``noncausal`` (Q2) and ``gated`` (the course's model).
+"""The PixelCNN family: ``simple``, ``noncausal`` (its first layer sees the pixel it predicts) and ``gated``.
 
 Every model maps a LongTensor ``x`` of shape [B, 1, H, W] with values in 0..levels-1 to logits of
 shape [B, levels, 1, H, W]; for the causal models ``log_softmax(dim=1)`` at pixel i is
 log p(x_i | x_<i) in raster order.
+
+An architecture is one model class: its ``OPTIONS`` (keyword arguments and defaults, checked by its
+``check_options``), first stack convolutions, ``StackLayer`` layers and head. The layers and the head
+split into convolutions and the steps after them, so the incremental sampler (``sampling``) can run any
+architecture one row or one pixel at a time. ``ARCHITECTURES`` names them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import MaskedConv, stack_conv
+from .layers import MaskedConv, as_matrix, stack_conv
 
-# Each architecture's options: the keyword arguments of ``models.build``, with their defaults. The one
-# list of them: ``Config.model_kwargs`` takes these fields, ``check_model_options`` checks them.
-_SIMPLE = {"levels": 256, "channels": 64, "layers": 5, "kernel_size": 3, "first_kernel_size": 7, "residual": True,
-           "shifted": True}
-MODEL_OPTIONS = {"simple": _SIMPLE, "noncausal": _SIMPLE, "gated": {"levels": 256, "channels": 64}}
-ARCHS = tuple(MODEL_OPTIONS)
-
-
-def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
-    """Raise ValueError unless ``options`` are valid options of architecture ``arch``."""
-    if arch not in MODEL_OPTIONS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
-    unknown = sorted(set(options) - set(MODEL_OPTIONS[arch]))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; allowed: {sorted(MODEL_OPTIONS[arch])}")
-    values = {**MODEL_OPTIONS[arch], **options}
-    if not 2 <= values["levels"] <= 256 or values["channels"] < 1:
-        raise ValueError(f"need 2 <= levels <= 256 and channels >= 1; got levels={values['levels']}, "
-                         f"channels={values['channels']}")
-    if arch == "gated":
-        return
-    if values["layers"] < min_layers:
-        raise ValueError(f"need layers >= {min_layers}, got {values['layers']}")
-    for name in ("kernel_size", "first_kernel_size"):
-        if values[name] < 1 or values[name] % 2 == 0:
-            raise ValueError(f"{name} must be a positive odd number, got {values[name]}")
-    if values["first_kernel_size"] < 3:
-        raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got {values['first_kernel_size']}")
-
-__all__ = ["ARCHS", "GatedPixelCNN", "SimplePixelCNN", "bits_per_dim", "build", "check_images", "count_parameters",
-           "device_of"]
+__all__ = ["ARCHITECTURES", "ARCHS", "MODEL_OPTIONS", "GatedPixelCNN", "NonCausalPixelCNN", "PixelCNNBase",
+           "SimplePixelCNN", "StackLayer", "bits_per_dim", "build", "check_images", "check_model_options",
+           "count_parameters", "device_of"]
 
 
 def check_images(x: torch.Tensor, levels: int) -> None:
@@ -61,22 +40,61 @@ def check_images(x: torch.Tensor, levels: int) -> None:
                          f"{int(x.min())}..{int(x.max())}")
 
 
-class PixelCNNBase(nn.Module):
-    """Shared structure: input scaling, first stack convolutions, layers, output head.
+class StackLayer(nn.Module):
+    """One layer of the two stacks, each a stack convolution followed by a step.
 
-    Every layer splits into ``vertical_path(v) -> (v_next, to_horizontal)`` (rows above only) and
-    ``horizontal_path(h, to_horizontal) -> h_next`` (the current row, columns to the left), so the
-    fast sampler can update one row or one pixel at a time.
+    ``vertical_step`` works on any rows [B, C, R, W] of the vertical stack (rows above only), so the
+    forward pass and the incremental sampler share it; ``pixel_step`` is ``horizontal_step`` on single
+    pixels [B, C] of the horizontal stack.
     """
 
+    vertical_conv: nn.Module  # a vertical stack convolution (``layers.MaskedConv`` or ``layers.ShiftedConv``)
+    horizontal_conv: nn.Module  # a horizontal one, without its bias in ``horizontal_step``'s input (see below)
+
+    def vertical_step(self, v: torch.Tensor, conv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next vertical stack, input to the horizontal stack) from the stack ``v`` and ``vertical_conv(v)``."""
+        raise NotImplementedError
+
+    def horizontal_step(self, h: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
+        """The next horizontal stack from the stack ``h`` and ``horizontal_conv(h)`` + the vertical input."""
+        raise NotImplementedError
+
+    def pixel_step(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``horizontal_step`` for single pixels h [B, C], conv [B, C'], its weights taken once (the sampler
+        calls it at every pixel). The step itself when it is elementwise."""
+        return self.horizontal_step
+
+    def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.vertical_step(v, self.vertical_conv(v))
+
+    def horizontal_path(self, h: torch.Tensor, to_h: torch.Tensor) -> torch.Tensor:
+        return self.horizontal_step(h, self.horizontal_conv(h) + to_h)
+
+
+class PixelCNNBase(nn.Module):
+    """Shared structure: input scaling, first stack convolutions, ``StackLayer`` layers, output head."""
+
+    OPTIONS: ClassVar[dict[str, object]] = {"levels": 256, "channels": 64}  # keyword arguments, defaults
     levels: int
     vertical_in: nn.Module
     horizontal_in: nn.Module
     layers: nn.ModuleList
+    head_conv: nn.Module  # a 1x1 convolution to the logits
+
+    @classmethod
+    def check_options(cls, values: dict, min_layers: int = 0) -> None:
+        """Raise ValueError unless ``values`` (every option) are valid for this architecture."""
+        if not 2 <= values["levels"] <= 256 or values["channels"] < 1:
+            raise ValueError(f"need 2 <= levels <= 256 and channels >= 1; got levels={values['levels']}, "
+                             f"channels={values['channels']}")
+
+    def head_input(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The input of ``head_conv`` from the last vertical and horizontal stacks ([B, C, H, W] or [B, C])."""
+        raise NotImplementedError
 
     def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Logits [B, levels, H, W] from the last vertical and horizontal stacks."""
-        raise NotImplementedError
+        return self.head_conv(self.head_input(v, h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_scaled(self.scale(x))
@@ -94,7 +112,7 @@ class PixelCNNBase(nn.Module):
         return x.float() / (self.levels - 1) * 2 - 1
 
 
-class SimpleLayer(nn.Module):
+class SimpleLayer(StackLayer):
     """One ungated, undilated layer: vertical conv, horizontal conv fed by the vertical stack."""
 
     def __init__(self, channels: int, kernel_size: int, residual: bool, shifted: bool) -> None:
@@ -105,21 +123,27 @@ class SimpleLayer(nn.Module):
         self.residual = residual
         self.vertical_reach = self.vertical.reach  # rows above its output row the vertical path reads
 
-    def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v_out = F.elu(self.vertical(v))
+    vertical_conv = property(lambda self: self.vertical)
+    horizontal_conv = property(lambda self: self.horizontal)
+
+    def vertical_step(self, v: torch.Tensor, conv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v_out = F.elu(conv)
         return (v + v_out if self.residual else v_out), self.vertical_to_horizontal(v_out)
 
-    def horizontal_path(self, h: torch.Tensor, to_h: torch.Tensor) -> torch.Tensor:
-        h_out = F.elu(self.horizontal(h) + to_h)
+    def horizontal_step(self, h: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
+        h_out = F.elu(conv)
         return h + h_out if self.residual else h_out
 
 
 class SimplePixelCNN(PixelCNNBase):
-    """Q1: stacked masked convolutions with vertical and horizontal stacks, summed at the end.
+    """Stacked masked convolutions with vertical and horizontal stacks, summed at the end.
 
-    ``causal=False`` gives the Q2 model: the first horizontal convolution also sees the pixel it
-    predicts, so the output at pixel i depends on x_<=i.
+    ``causal=False`` gives the non-causal variant: the first horizontal convolution also sees the pixel
+    it predicts, so the output at pixel i depends on x_<=i.
     """
+
+    OPTIONS = {"levels": 256, "channels": 64, "layers": 5, "kernel_size": 3, "first_kernel_size": 7,
+               "residual": True, "shifted": True}
 
     def __init__(self, levels: int = 256, channels: int = 64, layers: int = 5, kernel_size: int = 3,
                  first_kernel_size: int = 7, residual: bool = True, causal: bool = True,
@@ -132,12 +156,33 @@ class SimplePixelCNN(PixelCNNBase):
         self.layers = nn.ModuleList(SimpleLayer(channels, kernel_size, residual, shifted) for _ in range(layers))
         self.out = nn.Conv2d(channels, levels, 1)
 
-    def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.out(F.elu(v + h))  # the two stacks are summed after the last layer
+    head_conv = property(lambda self: self.out)
+
+    @classmethod
+    def check_options(cls, values: dict, min_layers: int = 0) -> None:
+        super().check_options(values, min_layers)
+        if values["layers"] < min_layers:
+            raise ValueError(f"need layers >= {min_layers}, got {values['layers']}")
+        for name in ("kernel_size", "first_kernel_size"):
+            if values[name] < 1 or values[name] % 2 == 0:
+                raise ValueError(f"{name} must be a positive odd number, got {values[name]}")
+        if values["first_kernel_size"] < 3:
+            raise ValueError(f"first_kernel_size must be >= 3 (its centre is masked), got "
+                             f"{values['first_kernel_size']}")
+
+    def head_input(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return F.elu(v + h)  # the two stacks are summed after the last layer
 
 
-class GatedLayer(nn.Module):
-    """The course's gated layer (tanh * sigmoid gates, optional dilation), checkpoint-compatible."""
+class NonCausalPixelCNN(SimplePixelCNN):
+    """``SimplePixelCNN`` with ``causal=False``: not a likelihood, its output at pixel i sees x_i."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(causal=False, **options)
+
+
+class GatedLayer(StackLayer):
+    """The gated layer (tanh * sigmoid gates, optional dilation), checkpoint-compatible."""
 
     def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
@@ -147,18 +192,30 @@ class GatedLayer(nn.Module):
         self.conv_horiz_1x1 = nn.Conv2d(channels, channels, 1)
         self.vertical_reach = self.conv_vert.reach
 
-    def vertical_path(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v_feat = self.conv_vert(v)
-        v_val, v_gate = v_feat.chunk(2, dim=1)
-        return torch.tanh(v_val) * torch.sigmoid(v_gate), self.conv_vert_to_horiz(v_feat)
+    # The checkpoint's module names, under the names of the interface.
+    vertical_conv = property(lambda self: self.conv_vert)
+    horizontal_conv = property(lambda self: self.conv_horiz)
 
-    def horizontal_path(self, h: torch.Tensor, to_h: torch.Tensor) -> torch.Tensor:
-        h_val, h_gate = (self.conv_horiz(h) + to_h).chunk(2, dim=1)
-        return self.conv_horiz_1x1(torch.tanh(h_val) * torch.sigmoid(h_gate)) + h
+    def vertical_step(self, v: torch.Tensor, conv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gate(conv), self.conv_vert_to_horiz(conv)
+
+    @staticmethod
+    def gate(conv: torch.Tensor) -> torch.Tensor:
+        """tanh(value) * sigmoid(gate) of the two halves of the channels [B, 2C, ...] -> [B, C, ...]."""
+        value, gate = conv.chunk(2, dim=1)
+        return torch.tanh(value) * torch.sigmoid(gate)
+
+    def horizontal_step(self, h: torch.Tensor, conv: torch.Tensor) -> torch.Tensor:
+        return self.conv_horiz_1x1(self.gate(conv)) + h
+
+    def pixel_step(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        matrix, bias, gate = as_matrix(self.conv_horiz_1x1), self.conv_horiz_1x1.bias, self.gate
+        return lambda h, conv: torch.addmm(bias, gate(conv), matrix) + h  # the 1x1 convolution as a product
 
 
 class GatedPixelCNN(PixelCNNBase):
-    """The course's PixelCNN: 7 gated layers with dilations 1,2,1,4,1,2,1 (loads its checkpoint)."""
+    """The gated PixelCNN (van den Oord et al., 2016) of the pretrained checkpoint: 7 gated layers with
+    dilations 1,2,1,4,1,2,1."""
 
     DILATIONS = (1, 2, 1, 4, 1, 2, 1)
 
@@ -174,18 +231,36 @@ class GatedPixelCNN(PixelCNNBase):
     vertical_in = property(lambda self: self.conv_vstack)
     horizontal_in = property(lambda self: self.conv_hstack)
     layers = property(lambda self: self.conv_layers)
+    head_conv = property(lambda self: self.conv_out)
 
-    def head(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.conv_out(F.elu(h))
+    def head_input(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        return F.elu(h)
+
+
+# The architectures by name: a new one is a ``PixelCNNBase`` subclass and one line here.
+ARCHITECTURES: dict[str, type[PixelCNNBase]] = {"simple": SimplePixelCNN, "noncausal": NonCausalPixelCNN,
+                                                "gated": GatedPixelCNN}
+ARCHS = tuple(ARCHITECTURES)
+# Each architecture's options: the keyword arguments of ``build``, with their defaults.
+MODEL_OPTIONS = {name: cls.OPTIONS for name, cls in ARCHITECTURES.items()}
+
+
+def check_model_options(arch: str, options: dict, min_layers: int = 0) -> None:
+    """Raise ValueError unless ``options`` are valid options of architecture ``arch``."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    allowed = ARCHITECTURES[arch].OPTIONS
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for arch {arch!r}; allowed: {sorted(allowed)}")
+    ARCHITECTURES[arch].check_options({**allowed, **options}, min_layers)
 
 
 def build(arch: str, **options) -> PixelCNNBase:
-    """An untrained model of architecture ``arch`` ("simple", "noncausal" or "gated"); ``options`` are
-    those of ``config.MODEL_OPTIONS[arch]``, checked there."""
+    """An untrained model of architecture ``arch`` (a name in ``ARCHITECTURES``); ``options`` are those of
+    ``MODEL_OPTIONS[arch]``, checked by ``check_model_options``."""
     check_model_options(arch, options)
-    if arch == "gated":
-        return GatedPixelCNN(**options)
-    return SimplePixelCNN(causal=arch == "simple", **options)
+    return ARCHITECTURES[arch](**options)
 
 
 def device_of(model: nn.Module) -> torch.device:
@@ -196,9 +271,8 @@ def device_of(model: nn.Module) -> torch.device:
 def bits_per_dim(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood of each image in bits per pixel: a Tensor of shape [B].
 
-    It is differentiable on purpose: training minimises its mean (``training.PixelCNNModule``, the
-    benchmark). To only evaluate, call it under ``torch.no_grad()`` (as ``training.evaluate`` does),
-    which returns a tensor without a graph.
+    It is differentiable on purpose: training minimises its mean. To only evaluate, call it under
+    ``torch.no_grad()``, which returns a tensor without a graph.
     """
     nll = F.cross_entropy(model(x).float(), x.long(), reduction="none")  # [B, 1, H, W] in nats
     return nll.flatten(1).mean(1) / math.log(2)

@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .models import GatedPixelCNN, PixelCNNBase, check_images, device_of
+from . import rng
+from .layers import as_matrix, bias_of
+from .models import PixelCNNBase, check_images, device_of
 
 
 def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | None = None, start: int = 0,
@@ -33,7 +35,7 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
     ``start`` = the number of known leading pixels to complete them. Pixels from ``stop`` on (default:
     none) are left zero. Runs on ``device`` (default: the model's; the model is moved there); the
     random numbers come from ``generator`` on its own device, so samples do not depend on where they
-    are computed. Returns long [B, 1, H, W] where ``images`` are (the CPU for unconditional samples).
+    are computed (``rng``). Returns long [B, 1, H, W] where ``images`` are (the CPU for unconditional samples).
     """
     if images is None:
         if n is None or n < 1:
@@ -55,11 +57,11 @@ def sample(model: PixelCNNBase, n: int | None = None, *, images: torch.Tensor | 
     was_training = model.training
     model.eval()
     steps = tqdm(total=stop - start, desc=f"sampling ({method})", disable=not progress)
-    random_device = generator.device if generator is not None else torch.device("cpu")
+    generator = rng.or_default(generator)
 
     def draw(logits: torch.Tensor) -> torch.Tensor:
         cdf = torch.softmax(logits.double() / temperature, dim=-1).cumsum(-1)
-        u = torch.rand(len(logits), 1, generator=generator, dtype=torch.float64, device=random_device)
+        u = torch.rand(len(logits), 1, generator=generator, dtype=torch.float64, device=generator.device)
         steps.update(1)
         return torch.searchsorted(cdf, u.to(device) * cdf[:, -1:]).clamp(max=model.levels - 1).squeeze(1)
 
@@ -85,49 +87,38 @@ def _naive(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) ->
         x[:, 0, r, c] = draw(model(x)[:, :, 0, r, c])
 
 
-def _matrix(conv: nn.Module) -> torch.Tensor:
-    """A 1 x K kernel (a horizontal stack or a 1x1 convolution) as a matrix [K * C_in, C_out] that
-    multiplies the K input columns it reaches, laid out channel-last and flattened."""
-    weight = conv.kept_weight() if hasattr(conv, "kept_weight") else conv.weight
-    return weight[:, :, 0].permute(2, 1, 0).reshape(-1, weight.shape[0])
-
-
-def _bias(conv: nn.Module) -> torch.Tensor:
-    return (conv.conv if hasattr(conv, "kept_weight") else conv).bias
-
-
 def _vertical_row(conv: nn.Module, weight: torch.Tensor, v: torch.Tensor, q: int) -> torch.Tensor:
     """A vertical stack convolution's output row [B, C_out, 1, W] at row ``q`` of ``v``, whose top
     rows are zero padding: one convolution over just the rows its kernel reaches."""
     d, rows, cols = conv.conv.dilation[0], weight.shape[-2], weight.shape[-1]
     top = q - conv.reach
-    return F.conv2d(v[:, :, top: top + d * (rows - 1) + 1], weight, _bias(conv), padding=(0, d * (cols // 2)),
+    return F.conv2d(v[:, :, top: top + d * (rows - 1) + 1], weight, bias_of(conv), padding=(0, d * (cols // 2)),
                     dilation=d)
 
 
 def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> None:
+    """Pixels ``start .. stop-1`` of ``x`` [B, 1, H, W] drawn in place, one row of every layer's vertical stack
+    and one pixel of its horizontal stack at a time (through the ``models.StackLayer`` interface)."""
     if stop == start:
         return
     batch, (height, width) = len(x), x.shape[-2:]
-    gated = isinstance(model, GatedPixelCNN)
     layers = list(model.layers)
-    # Per layer: vertical conv, horizontal conv, vertical-to-horizontal 1x1, gated layers' horizontal 1x1.
-    convs = [(m.conv_vert, m.conv_horiz, m.conv_vert_to_horiz, m.conv_horiz_1x1) if gated else
-             (m.vertical, m.horizontal, m.vertical_to_horizontal, None) for m in layers]
-    head = model.conv_out if gated else model.out
-    vertical_weights = [model.vertical_in.kept_weight()] + [v.kept_weight() for v, *_ in convs]
-    horizontal = [(_matrix(h), h.conv.dilation[1], h.reach, h.kept_weight().shape[-1],
-                   None if h1 is None else _matrix(h1), None if h1 is None else h1.bias) for _, h, _, h1 in convs]
+    vertical_convs = [model.vertical_in] + [layer.vertical_conv for layer in layers]
+    vertical_weights = [conv.kept_weight() for conv in vertical_convs]
+    # Per layer: the horizontal convolution's matrix, dilation, reach and taps, and the step after it.
+    horizontal = [(as_matrix(layer.horizontal_conv), layer.horizontal_conv.conv.dilation[1],
+                   layer.horizontal_conv.reach, layer.horizontal_conv.kept_weight().shape[-1], layer.pixel_step())
+                  for layer in layers]
     first = model.horizontal_in
-    first_matrix, first_bias, first_taps, first_reach = (_matrix(first), _bias(first), first.kept_weight().shape[-1],
-                                                         first.reach)
+    first_matrix, first_bias, first_taps, first_reach = (as_matrix(first), bias_of(first),
+                                                         first.kept_weight().shape[-1], first.reach)
     sees_itself = first_taps - 1 == first_reach  # the non-causal model's first layer sees the pixel it predicts
-    head_matrix, head_bias = _matrix(head), _bias(head)
+    head_matrix, head_bias = as_matrix(model.head_conv), bias_of(model.head_conv)
 
     # Caches. Vertical stacks: every row, channel-first, with `top` zero rows above the image. Horizontal
     # stacks: the current row only, channel-last [B, left + W, C], with `left` zero columns before it.
-    top = max([model.vertical_in.reach] + [v.reach for v, *_ in convs])
-    left = max([first_reach] + [h.reach for _, h, *_ in convs])
+    top = max(conv.reach for conv in vertical_convs)
+    left = max([first_reach] + [reach for _, _, reach, _, _ in horizontal])
     xs = F.pad(model.scale(x), (0, 0, top, 0))
     channels = vertical_weights[0].shape[0]  # every layer's stacks keep the first layer's channels
     vs = [xs.new_zeros(batch, channels, top + height, width) for _ in vertical_weights]
@@ -138,31 +129,21 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
     def vertical_row(r: int) -> None:
         q = top + r
         vs[0][:, :, q:q + 1] = _vertical_row(model.vertical_in, vertical_weights[0], xs, q)
-        for i, (v_conv, h_conv, v_to_h, _) in enumerate(convs):
-            features = _vertical_row(v_conv, vertical_weights[i + 1], vs[i], q)
-            if gated:
-                value, gate = features.chunk(2, dim=1)
-                vs[i + 1][:, :, q:q + 1] = torch.tanh(value) * torch.sigmoid(gate)
-            else:
-                features = F.elu(features)
-                vs[i + 1][:, :, q:q + 1] = vs[i][:, :, q:q + 1] + features if layers[i].residual else features
+        for i, layer in enumerate(layers):
+            features = _vertical_row(layer.vertical_conv, vertical_weights[i + 1], vs[i], q)
+            vs[i + 1][:, :, q:q + 1], to_horizontal = layer.vertical_step(vs[i][:, :, q:q + 1], features)
             # the horizontal convolution's bias is added here once per row instead of once per pixel
-            to_h[i] = (v_to_h(features) + _bias(h_conv)[:, None, None])[:, :, 0].transpose(1, 2).contiguous()
+            to_h[i] = (to_horizontal + bias_of(layer.horizontal_conv)[:, None, None])[:, :, 0].transpose(1, 2)
+            to_h[i] = to_h[i].contiguous()
 
     def column(c: int) -> torch.Tensor:
         """Every layer's horizontal stack at column c of the current row (into the cache); the last one."""
         p = left + c
         h = torch.addmm(first_bias, x_row[:, p - first_reach: p - first_reach + first_taps], first_matrix)
         h_rows[0][:, p] = h
-        for i, (matrix, d, reach, taps, matrix_1x1, bias_1x1) in enumerate(horizontal):
+        for i, (matrix, d, reach, taps, step) in enumerate(horizontal):
             taps_in = h_rows[i][:, p - reach: p - reach + d * (taps - 1) + 1: d].reshape(batch, -1)
-            features = torch.addmm(to_h[i][:, c], taps_in, matrix)
-            if gated:
-                value, gate = features.chunk(2, dim=1)
-                h = torch.addmm(bias_1x1, torch.tanh(value) * torch.sigmoid(gate), matrix_1x1) + h
-            else:
-                features = F.elu(features)
-                h = h + features if layers[i].residual else features
+            h = step(h, torch.addmm(to_h[i][:, c], taps_in, matrix))
             h_rows[i + 1][:, p] = h
         return h
 
@@ -177,7 +158,7 @@ def _fast(model: PixelCNNBase, x: torch.Tensor, start: int, stop: int, draw) -> 
             h = column(c)
             if r * width + c < start:
                 continue  # a known pixel: its column is cached for the pixels after it
-            logits = torch.addmm(head_bias, F.elu(h if gated else v_last[:, c] + h), head_matrix)
+            logits = torch.addmm(head_bias, model.head_input(v_last[:, c], h), head_matrix)
             value = draw(logits)
             x[:, 0, r, c] = value
             xs[:, 0, top + r, c] = x_row[:, left + c] = value.float() / (model.levels - 1) * 2 - 1

@@ -1,4 +1,4 @@
-"""Sequential Monte Carlo with tempering for the hard Q3 posteriors: particles carried from the prior to the
+"""Sequential Monte Carlo with tempering for posteriors of unknown pixels: particles carried from the prior to the
 posterior, so that no chain has to find the posterior's regions from a start of its own.
 
 As in ``blocks``, the unknown pixels are the raster prefix 0..k-1 and the known pixels the rest. The targets
@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import blocks, mcmc
+from . import blocks, mcmc, resume
 from . import estimators as est
 from . import inference as inf
 from .models import PixelCNNBase, check_images
@@ -87,7 +87,8 @@ def systematic_resample(log_w: torch.Tensor, generator: torch.Generator) -> torc
     g, n = log_w.shape
     cdf = torch.softmax(log_w, dim=1).cumsum(1)
     cdf[:, -1] = 1.0
-    u = (torch.rand(g, 1, generator=generator, dtype=torch.float64) + torch.arange(n, dtype=torch.float64)) / n
+    u = torch.rand(g, 1, generator=generator, dtype=torch.float64, device=generator.device).to(cdf.device)
+    u = (u + torch.arange(n, dtype=torch.float64, device=cdf.device)) / n
     return torch.searchsorted(cdf, u).clamp(max=n - 1)
 
 
@@ -154,9 +155,7 @@ def temper(model: PixelCNNBase, reverse: PixelCNNBase | None, images: torch.Tens
         state["changed"].append(run.changed.mean(0).view(-1, groups, n).mean(2))
         state["seconds"] += time.perf_counter() - clock
         if checkpoint is not None:
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({**state, "generator": generator.get_state()}, checkpoint.with_suffix(".tmp"))
-            checkpoint.with_suffix(".tmp").replace(checkpoint)
+            resume.save(checkpoint, {**state, "generator": generator.get_state()})
         bar.update(int(100 * float(new_beta.min())) - bar.n)
         bar.set_postfix(steps=len(state["ess"]), ess=f"{float(ess.min()):.2f}")
     bar.close()

@@ -17,14 +17,15 @@ from ..study.settings import PACKAGE_DIR
 
 ANSWERS: dict[str, tuple[str, ...]] = {
     "Q1: the model": ("core.layers.stack_mask", "core.layers.ShiftedConv", "core.models.PixelCNNBase",
-                      "core.models.SimpleLayer", "core.models.SimplePixelCNN", "core.models.bits_per_dim"),
+                      "core.models.StackLayer", "core.models.SimpleLayer", "core.models.SimplePixelCNN",
+                      "core.models.bits_per_dim"),
     "Q1: training with Lightning, and what it logs": ("study.training.PixelCNNModule",),
     "Q2: the non-causal change": ("core.layers.stack_mask", "core.models.SimplePixelCNN.__init__"),
     "Q3: (a), (c) and (e), exact": ("core.inference.conditional", "core.inference.full_conditional"),
     "Q3: (b) by Monte Carlo": ("core.estimators.marginal_monte_carlo",),
     "Q3: (d) by importance sampling over prefixes": ("core.estimators.conditional_on_later_pixels",),
     "Q3: (f) by ancestral sampling, (g) by sampling-importance-resampling": (
-        "core.sampling._naive", "core.estimators.complete_top_half_sir", "core.estimators.resample"),
+        "core.sampling._naive", "core.estimators.complete_given_later", "core.estimators.resample"),
     "Q3: the reverse-order model as a proposal": ("core.estimators.sample_before", "core.estimators.reverse_proposals"),
     "Q3: one Metropolis-within-Gibbs update": ("core.mcmc.update",),
     "Q3: one block Metropolis-Hastings move": ("core.blocks.block_update",),

@@ -249,10 +249,11 @@ def _samples_inputs(name: str, n: int = 64, seed: int = 0) -> dict:
 @cache.declare("samples", Samples, _samples_inputs, kind="samples", cases=(("q1",), ("q2",)))
 def sample_set(inputs: dict) -> dict:
     """``n`` unconditional samples of a named model (fast exact sampler), cached."""
+    from ..core import rng
     from ..core.sampling import sample
 
     model = load_identity(inputs["model"], default_device())
-    generator = torch.Generator().manual_seed(inputs["seed"])
+    generator = rng.generator(inputs["seed"])  # on the CPU: the cached samples were drawn there
     return {"samples": sample(model, inputs["n"], generator=generator, progress=True).cpu()}
 
 
