@@ -37,6 +37,7 @@ BAD_INPUTS = {
     "compute arguments too few": (["compute", "q3-tempering"], {},
                                   "q3-tempering takes (question: str, seed: int = 0, particles: int | None = None): "
                                   "1 to 3 argument(s), not 0"),
+    "compute an unknown question": (["compute", "q3-chains", "x"], {}, "unknown question 'x'; known: d, g"),
 }
 FIXES = {"missing cache entry": "python -m pixelcnn train q1", "missing checkpoint": "download https://",
          "missing data": "make data", "corrupt data": "Delete it"}

@@ -1,5 +1,5 @@
-"""Q3's tables of the estimates (``estimates``): the methods side by side, the held-out check, the forward
-model's view of the (g) completions, and what each method of (b), (d) and (g) costs.
+"""What each method of Q3's (b), (d) and (g) costs per conditioning image, in forward passes, reverse passes,
+sampler steps and seconds (``cost_table``), read from the results that record them.
 """
 
 from __future__ import annotations
@@ -7,71 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import torch
 
-from ..core import diagnostics
-from . import HALF, MIDDLE_INDEX
+from .setting import HALF, MIDDLE_INDEX
 
 if TYPE_CHECKING:
-    from .block_chains import BlockChains
-    from .chains import GPools, HardChains
-    from .d_estimates import DEstimators, RBReverse
-    from .estimates import Heldout, Results, ReverseResults
-    from .tempering_findings import TemperingFindings
-
-
-def distinct(samples: torch.Tensor, per_image: int) -> list[int]:
-    """How many different images there are among each conditioning image's ``per_image`` samples."""
-    return [len(torch.unique(s.flatten(1), dim=0)) for s in samples.split(per_image)]
-
-
-def comparison_table(r: Results, rr: ReverseResults) -> pd.DataFrame:
-    """The methods for (d) and (g) side by side, one column per conditioning image."""
-    rows, true = torch.arange(len(r.images)), r.images.flatten(1)[:, MIDDLE_INDEX]
-    q3, proposals = r.inputs["budget"], rr.inputs["proposals"]
-    n = q3["completions"]
-    measures = [  # (what, values per image, format)
-        (f"(d) ESS, prior prefixes (of {q3['later_prefixes']})", r.d_ess.tolist(), ".1f"),
-        (f"(d) ESS, reverse proposals (of {proposals})", rr.d_reverse_is_ess.tolist(), ".1f"),
-        ("(d) p(true value), IS with prior prefixes", r.d[rows, true].tolist(), ".3f"),
-        ("(d) p(true value), reverse model alone", rr.d_reverse[rows, true].tolist(), ".3f"),
-        ("(d) p(true value), IS with reverse proposals", rr.d_reverse_is[rows, true].tolist(), ".3f"),
-        ("(d) total variation: IS prior vs IS reverse", diagnostics.total_variation(r.d, rr.d_reverse_is).tolist(),
-         ".3f"),
-        ("(d) total variation: reverse alone vs IS reverse",
-         diagnostics.total_variation(rr.d_reverse, rr.d_reverse_is).tolist(), ".3f"),
-        (f"(g) ESS, prior proposals (of {q3['top_proposals']})", r.g_ess.tolist(), ".1f"),
-        (f"(g) ESS, reverse proposals (of {proposals})", rr.g_reverse_is_ess.tolist(), ".1f"),
-        (f"(g) distinct completions of {n}, SIR with prior proposals", distinct(r.g, n), "d"),
-        (f"(g) distinct completions of {n}, reverse model alone", distinct(rr.g_reverse, n), "d"),
-        (f"(g) distinct completions of {n}, SIR with reverse proposals", distinct(rr.g_reverse_is, n), "d"),
-    ]
-    return pd.DataFrame([{"measure": what, **{f"image #{k}": format(v, fmt) for k, v in enumerate(values)}}
-                         for what, values, fmt in measures])
-
-
-def heldout_table(h: Heldout) -> pd.DataFrame:
-    """Mean bits and mean probability of the true middle value under each distribution."""
-    labels = {"marginal": "marginal (test-set histogram)", "c": "(c) given the pixels before",
-              "e": "(e) given all others"}
-    return pd.DataFrame([{"distribution": label, "bits of the true value": -getattr(h, key).log2().mean().item(),
-                          "mean probability of the true value": getattr(h, key).mean().item()}
-                         for key, label in labels.items()])
-
-
-def completion_nll_table(rr: ReverseResults) -> pd.DataFrame:
-    """The forward model's bits/dim of the test images and of each method's (g) completions."""
-    labels = {"original": "test images themselves", "g": "SIR, prior proposals", "g_reverse": "reverse model alone",
-              "g_reverse_is": "SIR, reverse-model proposals"}
-    return pd.DataFrame([{"images": label, "forward NLL (bits/dim)": rr.forward_bpd[key]}
-                         for key, label in labels.items()])
-
-
-def spread_cell(v: torch.Tensor) -> str:
-    """A table cell of values over seeds or pools: "mean (smallest to largest)", in whole bits (one value alone)."""
-    if v.numel() == 1:
-        return f"{float(v):.0f}"
-    return f"{float(v.mean()):.0f} ({float(v.min()):.0f} to {float(v.max()):.0f})"
+    from .importance import DEstimators, GPools, RBReverse
+    from .mcmc_runs import BlockMoveChains, SingleSiteChains
+    from .quantities import Results
+    from .tempering_reading import TemperingFindings
 
 
 def prior_pools_cost(pools: GPools) -> tuple[float, float, float]:
@@ -81,8 +24,9 @@ def prior_pools_cost(pools: GPools) -> tuple[float, float, float]:
     return float(n), 0.0, n * HALF / len(pools.inputs["images"])
 
 
-def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, HardChains],
-               block: dict[str, BlockChains], pools: GPools, tempered: dict[str, TemperingFindings]) -> pd.DataFrame:
+def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, SingleSiteChains],
+               block: dict[str, BlockMoveChains], pools: GPools,
+               tempered: dict[str, TemperingFindings]) -> pd.DataFrame:
     """What each method of (b), (d) and (g) costs per conditioning image: forward passes of one image (network
     evaluations; the reverse model's counted apart), steps of the incremental sampler (one pixel of one image
     each), and the seconds recorded for all images (on shared cores; tempering: per run)."""

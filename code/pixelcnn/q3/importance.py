@@ -1,11 +1,13 @@
-"""Q3 (d) by importance sampling over several seeds, plain and Rao-Blackwellised: cached results, each declared
-once (``cache.declare``) and carrying its inputs.
+"""Q3's (d) and (g) by importance sampling on MNIST: cached results, each declared once (``cache.declare``) and
+carrying its inputs.
 
-``d_estimators``: the (d) estimators of chapter 3 over several seeds, with their evidence estimates.
-``rb_reverse``: sum_n w_n p(v | x^(n) without the middle), on the very proposals of ``d_estimators``
-(its random numbers replayed), with the full conditional computed only for the proposals that carry all but
-``dropped`` of the normalised weight; and each proposal's evidence estimate from its first ``equal_n``
-proposals, to compare proposals at equal n.
+``reverse_results``: (d) and (g) with the reverse-order model, alone and as the proposal for the forward model.
+``d_estimators``: the (d) importance samplers of chapter 3 over several seeds, with their evidence estimates.
+``rb_reverse``: sum_n w_n p(v | x^(n) without the middle) on the very proposals of ``d_estimators`` (its random
+numbers replayed), the full conditional (``inference.full_conditional``) computed only for the proposals that
+carry all but ``dropped`` of the normalised weight, and each proposal's evidence estimate from its first
+``equal_n`` proposals, to compare proposals at equal n. ``g_pools``: (g) completions each resampled from its own
+pool of proposals.
 """
 
 from __future__ import annotations
@@ -17,11 +19,68 @@ import torch
 
 from ..core import estimators as est
 from ..core import inference as inf
+from ..core.models import bits_per_dim
 from ..core.sampling import sample
 from ..study import cache
 from ..study.data import load_images
-from ..study.runs import budget, identity, load_identity
-from . import MIDDLE, MODEL, SIZE
+from ..study.runs import budget, default_device, identity, load_identity
+from .quantities import results
+from .setting import HALF, MIDDLE, MODEL, SIZE
+
+
+@dataclass(frozen=True)
+class ReverseResults:
+    """(d) and (g) with the reverse-order model, alone and as the proposal for the forward model."""
+
+    inputs: dict  # ``reverse_results.inputs()``: the reverse model, its proposals per image, the inputs of ``results``
+    d_reverse: torch.Tensor  # [N, 256]: the reverse model's own p(x_middle | after), one pass
+    d_reverse_is: torch.Tensor  # [N, 256]: importance sampling of the forward model, reverse proposals
+    d_reverse_is_ess: torch.Tensor
+    g_reverse: torch.Tensor  # the reverse model's own completions of the top half
+    g_reverse_is: torch.Tensor  # SIR completions of the forward model, reverse proposals
+    g_reverse_is_ess: torch.Tensor
+    forward_bpd: dict  # the forward model's bits/dim of the test images and of every set of (g) completions
+    seconds: dict
+
+
+def _reverse_inputs(seed: int = 0) -> dict:
+    """Everything ``reverse_results`` depends on (those of ``results`` included: it scores their (g))."""
+    return {"reverse": identity("reverse"), "proposals": budget()["reverse_proposals"], "results": results.inputs(seed)}
+
+
+@cache.declare("q3-reverse", ReverseResults, _reverse_inputs)
+def reverse_results(inputs: dict) -> dict:
+    """(d) and (g) with the reverse-order model (minutes on a CPU)."""
+    forward = inputs["results"]
+    device = default_device()
+    model, reverse = load_identity(forward["model"], device), load_identity(inputs["reverse"], device)
+    generator = torch.Generator().manual_seed(forward["seed"])
+    x = load_images("test")[forward["images"]].long()
+    n, proposals = forward["budget"]["completions"], inputs["proposals"]
+    index = inf.raster_index(tuple(forward["pixel"]), SIZE[1])
+    clock = time.perf_counter()
+    out: dict = {"d_reverse": inf.reverse_conditional(reverse, x, index)}
+    seconds = {"d_reverse": time.perf_counter() - clock, "d_reverse_is": 0.0, "g_reverse_is": 0.0}
+    d, d_ess, g_reverse, g, g_ess = [], [], [], [], []
+    for k in range(len(x)):
+        clock = time.perf_counter()
+        r = est.reverse_proposals(model, reverse, x[k:k + 1], index + 1, proposals, generator, progress=True)
+        d.append(est.weighted_pixel_distribution(r.samples, r.weights, index, model.levels))
+        d_ess.append(r.ess)
+        seconds["d_reverse_is"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        r = est.reverse_proposals(model, reverse, x[k:k + 1], HALF, proposals, generator, progress=True)
+        g_reverse.append(r.samples[:n].cpu())  # the reverse model's own samples, unweighted
+        g.append(est.resample(r.samples, r.weights, n, generator).cpu())
+        g_ess.append(r.ess)
+        seconds["g_reverse_is"] += time.perf_counter() - clock
+    out.update(d_reverse_is=torch.stack(d), d_reverse_is_ess=torch.stack(d_ess), g_reverse=torch.cat(g_reverse),
+               g_reverse_is=torch.cat(g), g_reverse_is_ess=torch.stack(g_ess), seconds=seconds)
+    completions = {"original": x, "g": results.load(forward).g,
+                   "g_reverse": out["g_reverse"], "g_reverse_is": out["g_reverse_is"]}
+    with torch.no_grad():
+        out["forward_bpd"] = {name: bits_per_dim(model, c.to(device)).mean().item() for name, c in completions.items()}
+    return out
 
 
 @dataclass(frozen=True)
@@ -95,17 +154,6 @@ def _rb_inputs() -> dict:
     return {"estimators": d_estimators.inputs(), "dropped": 1e-3, "equal_n": 16}
 
 
-def full_conditionals(model: torch.nn.Module, x: torch.Tensor, index: int, batch: int = 256) -> torch.Tensor:
-    """p(x_index = v | all other pixels) of each image x [K, 1, H, W]: [K, levels], the 256 candidates of an
-    image in one batch (``inference.full_conditional`` runs one pass of all images per value)."""
-    levels = model.levels
-    candidates = x.repeat_interleave(levels, 0)
-    candidates.view(len(candidates), -1)[:, index] = torch.arange(levels).repeat(len(x))
-    logs = torch.cat([inf.pixel_log_probs(model, candidates[i:i + batch])[:, index:].double().sum(1)
-                      for i in range(0, len(candidates), batch)])
-    return torch.softmax(logs.view(len(x), levels), dim=1)
-
-
 @cache.declare("q3-rb-reverse", RBReverse, _rb_inputs)
 def rb_reverse(inputs: dict) -> dict:
     """The Rao-Blackwellised reverse-proposal estimate of (d) (about twenty minutes on two shared cores)."""
@@ -133,7 +181,7 @@ def rb_reverse(inputs: dict) -> dict:
             kept = int((w[order].cumsum(0) < 1 - inputs["dropped"]).sum()) + 1
             plain = est.weighted_pixel_distribution(r.samples, w, middle, model.levels)
             rest = est.weighted_pixel_distribution(r.samples[order[kept:]], w[order[kept:]], middle, model.levels)
-            rb = w[order[:kept]] @ full_conditionals(model, r.samples[order[:kept]], middle) + rest
+            rb = w[order[:kept]] @ inf.full_conditional(model, r.samples[order[:kept]], middle) + rest
             seconds["full_conditionals"] += time.perf_counter() - clock
             for name, value in (("rb", rb), ("plain", plain), ("kept", torch.tensor(kept)),
                                 ("dropped", w[order[kept:]].sum()),
@@ -142,3 +190,55 @@ def rb_reverse(inputs: dict) -> dict:
             print(f"seed {seed}, image {k}: {kept} proposals kept, {seconds}", flush=True)
     shape = (len(e["seeds"]), len(x))
     return {**{name: torch.stack(v).view(*shape, *v[0].shape) for name, v in out.items()}, "seconds": seconds}
+
+
+@dataclass(frozen=True)
+class GPools:
+    """(g) completions, each resampled from its own pool of proposals: [N * pools, 1, 28, 28], image-major."""
+
+    inputs: dict  # ``g_pools.inputs()``: the models, the images, the pools per image, proposals per pool, the seed
+
+    images: torch.Tensor
+    prior: torch.Tensor  # SIR with the forward model's own top halves as proposals
+    prior_ess: torch.Tensor  # [N, pools]
+    prior_log_evidence: torch.Tensor  # [N, pools]: log p(bottom half) estimated, nats
+    reverse: torch.Tensor  # SIR with the reverse model's completions as proposals
+    reverse_ess: torch.Tensor
+    reverse_log_evidence: torch.Tensor
+    seconds: dict
+
+
+def _g_pools_inputs(seed: int = 0) -> dict:
+    """Everything ``g_pools`` depends on."""
+    b = budget()
+    return {"model": identity(MODEL), "reverse": identity("reverse"), "images": list(b["q3_images"]),
+            "pools": b["q3"]["completions"], "proposals": b["reverse_proposals"], "seed": seed}
+
+
+@cache.declare("q3-g-pools", GPools, _g_pools_inputs)
+def g_pools(inputs: dict) -> dict:
+    """(g) by SIR with independent pools (about ten minutes on a CPU)."""
+    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    x, pools, k = load_images("test")[inputs["images"]].long(), inputs["pools"], inputs["proposals"]
+    out: dict[str, list] = {}
+    clock = time.perf_counter()
+    proposals = sample(model, pools * k, stop=HALF, generator=generator, progress=True).split(k)
+    seconds = {"prior": time.perf_counter() - clock, "reverse": 0.0}
+    for image in x:
+        image = image.unsqueeze(0)
+        for pool in range(pools):
+            clock = time.perf_counter()
+            p = est.complete_top_half_sir(model, image, proposals[pool], 1, generator)
+            seconds["prior"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            r = est.reverse_proposals(model, reverse, image, HALF, k, generator)
+            drawn = est.resample(r.samples, r.weights, 1, generator)
+            seconds["reverse"] += time.perf_counter() - clock
+            for name, value in (("prior", p.samples), ("prior_ess", p.ess), ("prior_log_evidence", p.log_evidence),
+                                ("reverse", drawn), ("reverse_ess", r.ess),
+                                ("reverse_log_evidence", r.log_evidence)):
+                out.setdefault(name, []).append(value)
+    result = {name: torch.cat(v) if name in ("prior", "reverse") else torch.stack(v).double().view(len(x), pools)
+              for name, v in out.items()}
+    return {"images": x, **result, "seconds": seconds}

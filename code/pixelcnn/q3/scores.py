@@ -1,145 +1,25 @@
-"""Q3's hard quantities (d) and (g) held to the forward model's own conditional, the one they ask for:
-cached results, each declared once (``cache.declare``) and carrying its inputs.
+"""The forward model's judgement of Q3's sampled images, cached so that the report needs no model.
 
-``chains``: Metropolis-within-Gibbs chains (``mcmc``) on MNIST from the three starts of ``starts``.
-``g_pools``: (g) completions each resampled from its own pool of proposals. ``scores``: the forward
-model's judgement of their images, so that the report needs no model (``judged`` reads them all).
+``scores``: log2 p(x) of the (d) test images and of every tempering run's draws, and the measures of every (g)
+method's completions (``g_measures``: the tops' ink and log2 p of the completed images), from the chains
+(``mcmc_runs``), the pools (``importance``) and the tempering runs (``tempering_runs``).
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import time
 from dataclasses import dataclass
 
 import torch
 
-from ..core import estimators as est
 from ..core import inference as inf
-from ..core import mcmc
-from ..core.sampling import sample
 from ..study import cache
-from ..study.data import load_images
 from ..study.runs import budget, identity, load_identity
-from . import HALF, MIDDLE, MODEL, STARTS, ink
-from .estimates import results, reverse_results
-from .starts import chain_setup
-from .tempering import QUESTIONS, Tempered, draws, tempering
-
-
-@dataclass(frozen=True)
-class HardChains:
-    """The chains of one question: B = images x starts x chains, in that order."""
-
-    inputs: dict  # ``chains.inputs(question)``: the models, the question, the test images, chains, sweeps, seed
-    images: torch.Tensor  # long [N, 1, 28, 28]: the conditioning test images
-    starts: torch.Tensor  # uint8 [B, 1, 28, 28]: the starting states
-    samples: torch.Tensor  # uint8 [S, B, 1, 28, 28]: the state after every sweep
-    acceptance: torch.Tensor  # [S, B]: fraction of each sweep's proposals accepted
-    log_p: torch.Tensor  # [S, B]: log p(x) in nats after every sweep
-    start_log_p: torch.Tensor  # [B]: log p(x) of the starting states
-    full_conditionals: torch.Tensor  # (d) [S // every, B, 256]: p(x_middle | all others) along the chains
-    recycled: torch.Tensor  # (d) [S, B, 256]: each update's expected next middle value
-    every: int  # the full conditionals follow sweeps every-1, 2 every-1, ...
-    passes: int  # forward passes of the batch
-    seconds: float  # compute time, the starts included
-
-    @property
-    def indices(self) -> tuple[int, ...]:
-        """The conditioning images' indices in the test set."""
-        return tuple(self.inputs["images"])
-
-    @property
-    def per_image(self) -> int:
-        return self.starts.shape[0] // len(self.images)
-
-    def group(self, tensor: torch.Tensor, image: int, start: str | None = None) -> torch.Tensor:
-        """The columns (dim 1) of ``tensor`` that belong to one image, and to one start if given."""
-        chains = self.per_image // len(STARTS)
-        first = image * self.per_image + (STARTS.index(start) * chains if start else 0)
-        return tensor[:, first:first + (chains if start else self.per_image)]
-
-
-def _chains_inputs(question: str, seed: int = 0) -> dict:
-    """Everything the chains of question "d" or "g" depend on."""
-    b = budget()["mcmc"]
-    images = b["d_images"] if question == "d" else budget()["q3_images"]
-    return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
-            "images": list(images), "chains_per_start": b["chains_per_start"], "sweeps": b["sweeps"],
-            "chunk": b["chunk"], "seed": seed}
-
-
-@cache.declare("q3-chains", HardChains, _chains_inputs, cases=(("d",), ("g",)))
-def chains(inputs: dict) -> dict:
-    """The MCMC chains of question "d" (unknown: pixels 0..middle) or "g" (unknown: the top half); resumable,
-    about an hour on a CPU."""
-    clock = time.perf_counter()
-    model, _, generator, middle, known_from, x, starts = chain_setup(inputs)
-    start_seconds = time.perf_counter() - clock
-    checkpoint = cache.work_folder("estimate", inputs) / "chains.pt"
-    run, seconds = mcmc.run_resumable(model, starts, list(range(known_from)), inputs["sweeps"], inputs["chunk"],
-                                      generator, checkpoint, pixel=middle if inputs["question"] == "d" else None,
-                                      progress=True)
-    shutil.rmtree(checkpoint.parent, ignore_errors=True)
-    empty = torch.zeros(0)
-    return {"images": x, "starts": starts.to(torch.uint8), "samples": run.samples.to(torch.uint8),
-            "acceptance": run.acceptance, "log_p": run.log_p, "start_log_p": inf.log_prob(model, starts).double(),
-            "full_conditionals": empty if run.full_conditionals is None else run.full_conditionals,
-            "recycled": empty if run.recycled is None else run.recycled, "every": run.every, "passes": run.passes,
-            "seconds": start_seconds + seconds}
-
-
-@dataclass(frozen=True)
-class GPools:
-    """(g) completions, each resampled from its own pool of proposals: [N * pools, 1, 28, 28], image-major."""
-
-    inputs: dict  # ``g_pools.inputs()``: the models, the images, the pools per image, proposals per pool, the seed
-
-    images: torch.Tensor
-    prior: torch.Tensor  # SIR with the forward model's own top halves as proposals
-    prior_ess: torch.Tensor  # [N, pools]
-    prior_log_evidence: torch.Tensor  # [N, pools]: log p(bottom half) estimated, nats
-    reverse: torch.Tensor  # SIR with the reverse model's completions as proposals
-    reverse_ess: torch.Tensor
-    reverse_log_evidence: torch.Tensor
-    seconds: dict
-
-
-def _g_pools_inputs(seed: int = 0) -> dict:
-    """Everything ``g_pools`` depends on."""
-    b = budget()
-    return {"model": identity(MODEL), "reverse": identity("reverse"), "images": list(b["q3_images"]),
-            "pools": b["q3"]["completions"], "proposals": b["reverse_proposals"], "seed": seed}
-
-
-@cache.declare("q3-g-pools", GPools, _g_pools_inputs)
-def g_pools(inputs: dict) -> dict:
-    """(g) by SIR with independent pools (about ten minutes on a CPU)."""
-    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
-    generator = torch.Generator().manual_seed(inputs["seed"])
-    x, pools, k = load_images("test")[inputs["images"]].long(), inputs["pools"], inputs["proposals"]
-    out: dict[str, list] = {}
-    clock = time.perf_counter()
-    proposals = sample(model, pools * k, stop=HALF, generator=generator, progress=True).split(k)
-    seconds = {"prior": time.perf_counter() - clock, "reverse": 0.0}
-    for image in x:
-        image = image.unsqueeze(0)
-        for pool in range(pools):
-            clock = time.perf_counter()
-            p = est.complete_top_half_sir(model, image, proposals[pool], 1, generator)
-            seconds["prior"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            r = est.reverse_proposals(model, reverse, image, HALF, k, generator)
-            drawn = est.resample(r.samples, r.weights, 1, generator)
-            seconds["reverse"] += time.perf_counter() - clock
-            for name, value in (("prior", p.samples), ("prior_ess", p.ess), ("prior_log_evidence", p.log_evidence),
-                                ("reverse", drawn), ("reverse_ess", r.ess),
-                                ("reverse_log_evidence", r.log_evidence)):
-                out.setdefault(name, []).append(value)
-    result = {name: torch.cat(v) if name in ("prior", "reverse") else torch.stack(v).double().view(len(x), pools)
-              for name, v in out.items()}
-    return {"images": x, **result, "seconds": seconds}
+from .importance import GPools, g_pools, reverse_results
+from .mcmc_runs import SingleSiteChains, single_site_chains
+from .quantities import results
+from .setting import MODEL, QUESTIONS, STARTS, ink
+from .tempering_runs import Tempered, draws, tempering
 
 
 def tempering_completions(runs: list[Tempered], per_image: int | None = None) -> dict[str, torch.Tensor]:
@@ -160,7 +40,7 @@ def log_p_bits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 OWN_RUNS = (*(f"MCMC from {start} starts" for start in STARTS), "SIR, prior, own pools", "SIR, reverse, own pools")
 
 
-def g_methods(c: HardChains, pools: GPools, sir_prior_one_pool: torch.Tensor, reverse_alone: torch.Tensor,
+def g_methods(c: SingleSiteChains, pools: GPools, sir_prior_one_pool: torch.Tensor, reverse_alone: torch.Tensor,
               sir_reverse_one_pool: torch.Tensor) -> dict[str, torch.Tensor]:
     """Each method's (g) completions, [N, K, 1, 28, 28] per method name (the one-pool ones from chapter 3's
     first results)."""
@@ -190,7 +70,7 @@ def g_measures(model: torch.nn.Module, images: torch.Tensor,
 
 @dataclass(frozen=True)
 class Scores:
-    """The forward model's judgement of the images of this module's results."""
+    """The forward model's judgement of the images of the chains, the pools and the tempering runs."""
 
     inputs: dict  # ``scores.inputs()``: the forward model and the inputs of the results it scores
     d_truth: torch.Tensor  # [N]: log2 p(x) of the (d) test images
@@ -198,12 +78,20 @@ class Scores:
     fewer_particles: dict[str, torch.Tensor]  # n -> [R, N, n]: the same for the (d) runs with fewer particles
     g: dict[str, dict[str, torch.Tensor]]  # ``g_measures`` of every (g) method, the test images first
 
+    def truth(self) -> dict[str, torch.Tensor]:
+        """log2 p of the test images per question [N]."""
+        return {"d": self.d_truth, "g": self.g["log2 p"]["test image itself"]}
+
+    def test_ink(self) -> torch.Tensor:
+        """The ink of the true tops of the (g) images [N]."""
+        return self.g["ink"]["test image itself"]
+
 
 def _scores_inputs() -> dict:
     """Everything ``scores`` depends on: the forward model and the results whose images it scores."""
     seeds, fewer = budget()["tempering"]["seeds"], budget()["tempering"]["fewer_particles"]
-    return {"model": identity(MODEL), "d": chains.inputs("d"), "g": chains.inputs("g"), "pools": g_pools.inputs(),
-            "reverse": reverse_results.inputs(),
+    return {"model": identity(MODEL), "d": single_site_chains.inputs("d"), "g": single_site_chains.inputs("g"),
+            "pools": g_pools.inputs(), "reverse": reverse_results.inputs(),
             "tempering": {q: [tempering.inputs(q, seed) for seed in seeds] for q in QUESTIONS},
             "fewer_particles": {str(n): [tempering.inputs("d", seed, n) for seed in seeds] for n in fewer}}
 
@@ -214,7 +102,8 @@ def scores(inputs: dict) -> dict:
     of every (g) method (the tempering runs' draws among them), so that the report needs no model (a few minutes
     on a CPU)."""
     model = load_identity(inputs["model"])
-    chains_d, chains_g, pools = chains.load(inputs["d"]), chains.load(inputs["g"]), g_pools.load(inputs["pools"])
+    chains_d, chains_g = single_site_chains.load(inputs["d"]), single_site_chains.load(inputs["g"])
+    pools = g_pools.load(inputs["pools"])
     reverse = reverse_results.load(inputs["reverse"])
     first = results.load(inputs["reverse"]["results"])
     methods = g_methods(chains_g, pools, first.g, reverse.g_reverse, reverse.g_reverse_is)
