@@ -57,35 +57,41 @@ def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
 
 def test_every_claim_of_chapter_3_holds(committed):
     from pixelcnn.q3 import (
-        block_chains,
-        chains,
-        d_estimates,
-        d_judged,
-        estimates,
-        g_judged,
-        mcmc_findings,
-        tables,
-        tempering,
-        tempering_findings,
+        answer_d,
+        answer_g,
+        cost,
+        explorer,
+        importance,
+        mcmc_reading,
+        mcmc_runs,
+        quantities,
+        scores,
+        setting,
+        tempering_reading,
+        tempering_runs,
         tiny_mcmc,
         validation,
     )
     from pixelcnn.q3 import claims as c3
-    from pixelcnn.report import explorer as explore
 
-    chains_d, chains_g, scores, pools = chains.chains("d"), chains.chains("g"), chains.scores(), chains.g_pools()
-    single, block = {"d": chains_d, "g": chains_g}, {"d": block_chains.chains("d"), "g": block_chains.chains("g")}
-    r3, d_est, rb, ex = estimates.results(), d_estimates.d_estimators(), d_estimates.rb_reverse(), explore.results()
-    found = mcmc_findings.chain_findings(single, block, scores)
-    tempered = {q: tempering_findings.tempering_findings(tempering.runs(q)) for q in tempering.QUESTIONS}
-    rhat = {q: tempering_findings.between_runs_rhat(scores.tempering[q]) for q in tempered}
-    checked = c3.check(r3=r3, rr=estimates.reverse_results(), conv=validation.convergence(),
-                       heldout=estimates.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), mcmc_findings=found,
-                       d_judged=d_judged.d_findings(chains_d, found, d_est, rb, ex, tempered["d"]),
-                       g_judged=g_judged.g_findings(pools, scores, chains_g.indices, tempered["g"]),
+    chains_d, chains_g = mcmc_runs.single_site_chains("d"), mcmc_runs.single_site_chains("g")
+    judged, pools = scores.scores(), importance.g_pools()
+    single = {"d": chains_d, "g": chains_g}
+    block = {"d": mcmc_runs.block_move_chains("d"), "g": mcmc_runs.block_move_chains("g")}
+    r3, d_est, rb, ex = quantities.results(), importance.d_estimators(), importance.rb_reverse(), explorer.results()
+    found = mcmc_reading.chain_findings(single, block, judged.truth(), judged.test_ink())
+    tempered = {q: tempering_reading.tempering_findings(tempering_runs.runs(q)) for q in setting.QUESTIONS}
+    rhat = {q: tempering_reading.between_runs_rhat(judged.tempering[q]) for q in tempered}
+    d_found = answer_d.d_findings(chains_d, found, d_est, rb, ex, tempered["d"])
+    checked = c3.check(r3=r3, rr=importance.reverse_results(), conv=validation.convergence(),
+                       heldout=quantities.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), chain_findings=found,
+                       d_findings=d_found,
+                       g_findings=answer_g.g_findings(pools, judged.g, chains_g.indices, tempered["g"]),
                        tempering=tempered, tempering_rhat=rhat,
-                       tempering_by_particles=tempering_findings.particles_study(
-                           tempered["d"], rhat["d"], scores.fewer_particles, tempering.runs))
-    assert set(checked) == {c.__name__ for c in claims.claims_of(c3)}  # each claim has its findings
-    assert all(c.__doc__ and c.__doc__.startswith('"') for c in claims.claims_of(c3))  # each quotes its sentence
-    assert len(tables.cost_table(r3, d_est, rb, single, block, pools, tempered)) == 12
+                       tempering_by_particles=tempering_reading.particles_study(
+                           tempered["d"], rhat["d"], judged.fewer_particles, tempering_runs.runs))
+    assert set(checked) == {c.__name__ for c in c3.all_claims()}  # each claim has its findings
+    assert all(c.__doc__ and c.__doc__.startswith('"') for c in c3.all_claims())  # each quotes its sentence
+    assert len(cost.cost_table(r3, d_est, rb, single, block, pools, tempered)) == 12
+    answer = answer_d.answer(d_found)  # the answer per named (d) image
+    assert [int(answer[setting.D_IMAGES[name]].argmax()) for name in ("black", "stroke", "edge")] == [0, 254, 0]

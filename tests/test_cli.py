@@ -31,6 +31,13 @@ BAD_INPUTS = {
     "missing data": (["data"], {"PIXELCNN_DATA": "{tmp}/nothing", "PIXELCNN_OFFLINE": "1"},
                      "MNIST files missing"),
     "corrupt data": (["data"], {"PIXELCNN_DATA": "{tmp}/corrupt"}, "t10k-labels-idx1-ubyte is corrupt"),
+    "compute argument of the wrong type": (["compute", "q3-tempering", "d", "abc"], {},
+                                           "argument 2 (seed) is 'abc', it should be a whole number"),
+    "compute arguments too many": (["compute", "q3-heldout", "x"], {}, "q3-heldout takes no arguments"),
+    "compute arguments too few": (["compute", "q3-tempering"], {},
+                                  "q3-tempering takes (question: str, seed: int = 0, particles: int | None = None): "
+                                  "1 to 3 argument(s), not 0"),
+    "compute an unknown question": (["compute", "q3-chains", "x"], {}, "unknown question 'x'; known: d, g"),
 }
 FIXES = {"missing cache entry": "python -m pixelcnn train q1", "missing checkpoint": "download https://",
          "missing data": "make data", "corrupt data": "Delete it"}
@@ -103,3 +110,14 @@ def test_unexpected_error_names_its_type_and_how_to_see_more(monkeypatch, capsys
     assert exit_.value.code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "KeyError: 'weights'" in lines[0] and "--debug" in lines[1]
+
+
+def test_compute_arguments_are_converted_by_their_declared_types():
+    from pixelcnn.__main__ import compute_arguments
+    from pixelcnn.study import cache
+
+    declared = cache.declared()
+    assert compute_arguments(declared["q3-tempering"], ["d", "1", "8"]) == ["d", 1, 8]
+    assert compute_arguments(declared["q2-own-values"], ["3", "10,12"]) == [3, (10, 12)]
+    with pytest.raises(ValueError, match=r"argument 1 \(image\) is 'x', it should be a whole number"):
+        compute_arguments(declared["q2-own-values"], ["x"])

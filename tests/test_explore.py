@@ -1,4 +1,5 @@
-"""Any conditioning image explored: the precomputed entry, the notebook's live panel and the HTML's figure."""
+"""Any conditioning image explored: the precomputed entry (``q3.explorer``), the notebook's live panel and the
+HTML's figure (``report.explorer``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import torch
 
 from pixelcnn import build
 from pixelcnn.core import inference as inf
-from pixelcnn.q3 import KINDS, MIDDLE, MIDDLE_INDEX, kind
+from pixelcnn.q3 import explorer as explored
+from pixelcnn.q3.setting import KINDS, MIDDLE, MIDDLE_INDEX, kind
 from pixelcnn.report import explorer as explore
 from pixelcnn.report import plots
 from pixelcnn.report.build import find_quarto
@@ -28,10 +30,10 @@ TINY_BUDGET = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def committed() -> explore.Explored:
+def committed() -> explored.Explored:
     """The committed entry of the full profile (never computed here)."""
-    assert cache.lookup("estimate", explore.results.inputs(), root=ROOT / "cache") is not None, "no committed entry"
-    return explore.results()
+    assert cache.lookup("estimate", explored.results.inputs(), root=ROOT / "cache") is not None, "no committed entry"
+    return explored.results()
 
 
 @pytest.fixture
@@ -48,18 +50,18 @@ def tiny():
     x = load_images("test")[:1].long()
     generator = torch.Generator().manual_seed(0)
     pool = torch.zeros(TINY_BUDGET["top_proposals"], 1, 28, 28, dtype=torch.long)
-    found = explore.answers(*models, x, MIDDLE_INDEX, TINY_BUDGET, generator, pool)
+    found = explored.answers(*models, x, MIDDLE_INDEX, TINY_BUDGET, generator, pool)
     fields = {k: v for k, v in found.items() if k != "seconds"}
-    precomputed = explore.Explored(inputs={"budget": TINY_BUDGET}, indices=torch.tensor([0]),
-                                   digits=explore.test_digits()[:1], images=x, seconds=found["seconds"], **fields)
+    precomputed = explored.Explored(inputs={"budget": TINY_BUDGET}, indices=torch.tensor([0]),
+                                    digits=explored.test_digits()[:1], images=x, seconds=found["seconds"], **fields)
     return models, precomputed
 
 
 def test_the_images_are_the_first_of_every_digit_and_kind_of_middle_pixel():
     chosen = runs.BUDGETS["full"]["explore"]["images"]
-    assert chosen == explore.choose_images()
+    assert chosen == explored.choose_images()
     middle = load_images("test")[list(chosen), 0, MIDDLE[0], MIDDLE[1]].tolist()
-    pairs = {(d, kind(v)) for d, v in zip(explore.test_digits()[list(chosen)].tolist(), middle, strict=True)}
+    pairs = {(d, kind(v)) for d, v in zip(explored.test_digits()[list(chosen)].tolist(), middle, strict=True)}
     assert pairs == {(d, k) for d in range(10) for k in KINDS}
     assert {0, 2, 6} <= set(chosen)  # the (d) images of chapter 3: black, on a stroke, on an edge
 
@@ -69,7 +71,7 @@ def test_the_committed_entry_holds_distributions_and_completions(committed_cache
     n_images, n = len(runs.budget()["explore"]["images"]), runs.budget()["explore"]["completions"]
     assert r.images.shape == (n_images, 1, 28, 28) and r.indices.tolist() == list(runs.budget()["explore"]["images"])
     assert torch.equal(r.images, load_images("test")[r.indices].long())
-    assert torch.equal(r.digits, explore.test_digits()[r.indices])
+    assert torch.equal(r.digits, explored.test_digits()[r.indices])
     for p in (r.c, r.d, r.e):
         assert p.shape == (n_images, 256) and (p >= 0).all()
         torch.testing.assert_close(p.sum(1), torch.ones(n_images, dtype=p.dtype))
@@ -111,7 +113,7 @@ def test_the_panel_controls_choose_a_digit_and_compute(tiny):
     panel._make_controls()
     controls = panel.controls
     controls["digit"].value = 3  # the first test image of a 3 after image 0
-    assert controls["index"].value == int(torch.nonzero(explore.test_digits() == 3)[0, 0])
+    assert controls["index"].value == int(torch.nonzero(explored.test_digits() == 3)[0, 0])
     assert controls["digit"].value == -1  # ready for the next choice
     controls["row"].value, controls["col"].value = 5, 6
     controls["button"].click()
@@ -166,9 +168,10 @@ jupyter: python3
 ---
 
 ```{python}
+from pixelcnn.q3 import explorer as explored
 from pixelcnn.report import explorer as explore, plots
 plots.use_style()
-explore.html_panel(explore.results())
+explore.html_panel(explored.results())
 ```
 """
 
@@ -217,18 +220,19 @@ def test_the_panel_in_a_kernel_shows_a_figure_and_replaces_it_on_update(tmp_path
     from nbclient import NotebookClient
 
     cells = ["""import torch
-from pixelcnn import build, explore
-from pixelcnn.explore_panel import Panel
+from pixelcnn import build
+from pixelcnn.q3 import explorer as explored
+from pixelcnn.q3.setting import MIDDLE_INDEX
+from pixelcnn.report.explorer_panel import Panel
 from pixelcnn.study.data import load_images
-from pixelcnn.q3 import MIDDLE_INDEX
 torch.manual_seed(0)
 models = tuple(build("simple", layers=2, channels=8).eval() for _ in range(2))
 b = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
 x = load_images("test")[:1].long()
-found = explore.answers(*models, x, MIDDLE_INDEX, b, torch.Generator(), torch.zeros(3, 1, 28, 28, dtype=torch.long))
+found = explored.answers(*models, x, MIDDLE_INDEX, b, torch.Generator(), torch.zeros(3, 1, 28, 28, dtype=torch.long))
 fields = {k: v for k, v in found.items() if k != "seconds"}
-precomputed = explore.Explored(inputs={"budget": b}, indices=torch.tensor([0]), digits=explore.test_digits()[:1],
-                               images=x, seconds={}, **fields)
+precomputed = explored.Explored(inputs={"budget": b}, indices=torch.tensor([0]), digits=explored.test_digits()[:1],
+                                images=x, seconds={}, **fields)
 panel = Panel(precomputed, models=models, b=b)
 panel.show()""", "found = panel.update(7, (10, 12))"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])

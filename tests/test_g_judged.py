@@ -1,4 +1,4 @@
-"""How Q3's (g) is judged (``q3.g_judged``): the prior pools read as one pool against the tempering runs, the
+"""How Q3's (g) is judged (``q3.answer_g``): the prior pools read as one pool against the tempering runs, the
 runs' spread in the forward model's measures, and the evidence table."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from pixelcnn.q3.g_judged import GFindings, g_evidence_table
+from pixelcnn.q3.answer_g import GFindings, g_evidence_table
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import inspect
 import pytest
 import torch
 
-from pixelcnn.q3 import chains, d_estimates, estimates
+from pixelcnn.q3 import importance, mcmc_runs, quantities
 from pixelcnn.study import benchmark, cache, runs
 from pixelcnn.study.settings import project_root
 
@@ -65,14 +65,14 @@ def test_every_result_carries_its_inputs():
 
 
 def test_results_declare_the_models_and_budgets_they_use():
-    reverse = estimates.reverse_results.inputs()
+    reverse = importance.reverse_results.inputs()
     assert reverse["reverse"] == runs.config("reverse").to_dict()
-    assert reverse["results"] == estimates.results.inputs()  # it scores the (g) completions of those results
+    assert reverse["results"] == quantities.results.inputs()  # it scores the (g) completions of those results
     assert reverse["results"]["budget"]["completions"] == runs.budget()["q3"]["completions"]
     for question in ("d", "g"):
-        run = chains.chains.inputs(question)
+        run = mcmc_runs.single_site_chains.inputs(question)
         assert run["reverse"] == runs.config("reverse").to_dict() and run["model"] == "pretrained"
-    assert d_estimates.d_estimators.inputs()["images"] == chains.chains.inputs("d")["images"]
+    assert importance.d_estimators.inputs()["images"] == mcmc_runs.single_site_chains.inputs("d")["images"]
     maps = DECLARED["q2-dependency-maps"].inputs()
     assert set(maps["models"]) == {"q1", "q2", "pretrained"}
     assert maps["models"]["q2"] == runs.config("q2").to_dict()
@@ -111,11 +111,11 @@ calls: list[dict] = []
 
 
 def test_editing_a_budget_recomputes_instead_of_reading_the_old_entry(monkeypatch):
-    reverse = dataclasses.replace(estimates.reverse_results, compute=fake_reverse)
+    reverse = dataclasses.replace(importance.reverse_results, compute=fake_reverse)
     calls.clear()
     first = reverse()
     assert len(calls) == 1 and len(first.g_reverse) == runs.budget()["q3"]["completions"]
-    assert first.inputs == estimates.reverse_results.inputs()  # the result carries its inputs
+    assert first.inputs == importance.reverse_results.inputs()  # the result carries its inputs
     reverse()
     assert len(calls) == 1  # unchanged inputs: the entry is read
     budgets = copy.deepcopy(runs.BUDGETS)

@@ -1,22 +1,35 @@
-"""The bookkeeping of Q3's MCMC results (``q3.chains``, ``q3.judged``): which chains belong to which image and
+"""Q3's setting (``q3.setting``) and the bookkeeping of its MCMC results (``q3.mcmc_runs``, ``q3.mcmc_reading``):
+which chains belong to which image and
 start, the burn-in, the traces."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from pixelcnn.q3 import STARTS, judged
-from pixelcnn.q3.chains import HardChains
+from pixelcnn.q3 import mcmc_reading
+from pixelcnn.q3.mcmc_runs import SingleSiteChains
+from pixelcnn.q3.setting import (
+    D_IMAGES,
+    HALF,
+    MIDDLE,
+    MIDDLE_INDEX,
+    STARTS,
+    d_position,
+    kind,
+    question_setting,
+)
+from pixelcnn.study.data import load_images
 from pixelcnn.study.runs import budget
 
 
-def chains(sweeps: int = 8, every: int = 4, images: int = 2, per_start: int = 2) -> HardChains:
+def chains(sweeps: int = 8, every: int = 4, images: int = 2, per_start: int = 2) -> SingleSiteChains:
     b = images * len(STARTS) * per_start
     column = torch.arange(b).double()  # chain j's values are j, so every selection can be read off
     conditionals = torch.zeros(sweeps // every, b, 256, dtype=torch.float64)
     for s in range(sweeps // every):
         conditionals[s, torch.arange(b), (column.long() + 10 * s) % 256] = 1.0
-    return HardChains(
+    return SingleSiteChains(
         inputs={}, images=torch.zeros(images, 1, 28, 28, dtype=torch.long),
         starts=torch.zeros(b, 1, 28, 28, dtype=torch.uint8),
         samples=torch.zeros(sweeps, b, 1, 28, 28, dtype=torch.uint8), acceptance=column.repeat(sweeps, 1),
@@ -35,15 +48,28 @@ def test_chains_are_grouped_by_image_then_start():
 def test_the_reference_averages_the_full_conditionals_after_the_burn_in():
     c = chains()
     assert budget()["mcmc"]["burn_in"] == 4  # the full conditionals after sweeps 3 and 7: only the second is kept
-    ref = judged.d_reference(c)
+    ref = mcmc_reading.d_reference(c)
     assert ref.shape == (2, 256) and torch.allclose(ref.sum(1), torch.ones(2, dtype=torch.float64))
     assert ref[1, 16:22].tolist() == [1 / 6] * 6  # image 1's chains 6..11, shifted by 10 at the second
-    assert judged.d_reference(c, "reverse")[1, 18:20].tolist() == [0.5, 0.5]
+    assert mcmc_reading.d_reference(c, "reverse")[1, 18:20].tolist() == [0.5, 0.5]
 
 
 def test_traces_start_with_the_starting_states_in_bits():
     c = chains()
-    t = judged.traces(c)
+    t = mcmc_reading.traces(c)
     assert t.shape == (9, 2, 3, 2)
     assert torch.allclose(t[0, 1, 2], (-100 - torch.tensor([10.0, 11.0], dtype=torch.float64)) / torch.log(
         torch.tensor(2.0, dtype=torch.float64)))
+
+
+def test_each_question_is_set_once_and_an_unknown_one_is_refused():
+    d, g = question_setting("d"), question_setting("g")
+    assert (d.known_from, d.tracked, g.known_from, g.tracked) == (MIDDLE_INDEX + 1, MIDDLE_INDEX, HALF, None)
+    assert d.images == list(D_IMAGES.values()) and [d_position(name) for name in D_IMAGES] == [0, 1, 2]
+    with pytest.raises(ValueError, match="unknown question 'x'; known: d, g"):
+        question_setting("x")
+
+
+def test_the_d_images_are_named_by_where_their_middle_pixel_lies():
+    middle = load_images("test")[list(D_IMAGES.values()), 0, MIDDLE[0], MIDDLE[1]]
+    assert [kind(int(v)) for v in middle] == list(D_IMAGES)

@@ -1,4 +1,4 @@
-"""How Q3's tempering runs are read (``q3.tempering_findings``): steps per image, seed agreement, the moves by
+"""How Q3's tempering runs are read (``q3.tempering_reading``): steps per image, seed agreement, the moves by
 kind at the first and the last step, and the cost counted from the runs' own records."""
 
 from __future__ import annotations
@@ -8,18 +8,18 @@ import math
 import pytest
 import torch
 
-from pixelcnn.q3 import MIDDLE_INDEX
-from pixelcnn.q3.tempering import Tempered, draws
-from pixelcnn.q3.tempering_findings import (
+from pixelcnn.q3.formatting import range_text
+from pixelcnn.q3.setting import MIDDLE_INDEX
+from pixelcnn.q3.tempering_reading import (
     between_runs_rhat,
     by_particles,
     evidence_rise,
     kind_means,
     kind_traces,
     over_questions,
-    range_text,
     tempering_findings,
 )
+from pixelcnn.q3.tempering_runs import Tempered, draws
 
 MOVES = ["forward 0-407", "forward 0-28", "forward 28-56", "reverse 0-407", "site"]
 PASSES = torch.tensor([[1, 0, 407], [1, 0, 28], [1, 0, 28], [1, 1, 407], [3, 0, 0]])
@@ -86,7 +86,7 @@ def test_draws_follow_the_weights():
 
 
 def test_a_figure_shows_every_kth_draw_of_each_run():
-    from pixelcnn.q3.chains import tempering_completions
+    from pixelcnn.q3.scores import tempering_completions
 
     r = run(1, (0, 0), (0.0, 0.0))
     r = Tempered(**{**r.__dict__, "samples": torch.arange(8, dtype=torch.uint8).view(8, 1, 1, 1).expand(8, 1, 28, 28)})

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> None:
         declared = cache.declared()
         if args.name not in declared:
             raise ValueError(f"unknown result {args.name!r}; declared: {', '.join(declared)}")
-        result = declared[args.name](*(int(a) if a.isdigit() else a for a in args.args))
+        result = declared[args.name](*compute_arguments(declared[args.name], args.args))
         print(f"{args.name}: {cache.entry_folder(declared[args.name].kind, result.inputs).name}")
     elif args.command == "evaluate":
         from .study import runs
@@ -100,6 +100,40 @@ def run(args: argparse.Namespace) -> None:
         for split in ("val", "test"):
             bpd = evaluate_model(model, load_images(split), progress=True)
             print(f"{args.name} {split} bits/dim: {bpd:.4f}")
+
+
+def compute_arguments(declared, values: list[str]) -> list:
+    """The command-line ``values`` of ``compute NAME ...`` checked against the declaration's inputs function (how
+    many it takes, and each one's annotated type: int, str or tuple[int, int] as "14,14") and converted; a
+    ValueError says in one line which one is wrong and what it should be."""
+    import inspect
+
+    def kind(parameter: inspect.Parameter) -> str:
+        annotation = parameter.annotation
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+        return text.removesuffix(" | None")
+
+    parameters = list(inspect.signature(declared.inputs).parameters.values())
+    usage = ", ".join(str(p).replace("'", "") for p in parameters)
+    usage = f"{declared.name} takes ({usage})" if parameters else f"{declared.name} takes no arguments"
+    required = sum(p.default is p.empty for p in parameters)
+    if not required <= len(values) <= len(parameters):
+        count = str(required) if required == len(parameters) else f"{required} to {len(parameters)}"
+        raise ValueError(f"{usage}: {count} argument(s), not {len(values)}")
+    out: list = []
+    for position, (parameter, value) in enumerate(zip(parameters, values, strict=False), start=1):
+        wanted = kind(parameter)
+        parts = value.split(",")
+        if wanted == "int" and value.lstrip("-").isdigit():
+            out.append(int(value))
+        elif wanted == "tuple[int, int]" and len(parts) == 2 and all(v.lstrip("-").isdigit() for v in parts):
+            out.append(tuple(int(v) for v in parts))
+        elif wanted == "str":
+            out.append(value)
+        else:
+            example = {"int": "a whole number", "tuple[int, int]": "two whole numbers, as 14,14"}.get(wanted, wanted)
+            raise ValueError(f"{usage}: argument {position} ({parameter.name}) is {value!r}, it should be {example}")
+    return out
 
 
 def expected(error: BaseException) -> bool:

@@ -1,10 +1,12 @@
-"""Q3: the claims of chapter 3, each a ``@claim`` that quotes the sentence it guards.
+"""Q3: the claims of chapter 3, each a ``@claim`` that quotes the sentence it guards; those of the answers to
+(d) and (g) in ``claims_d`` and ``claims_g``.
 
-They take the chapter's cached results (``estimates``: r3, rr, heldout; ``validation``: conv; the
-explorer's: ex; ``tiny_mcmc``: tiny) or its findings (``mcmc_findings``, ``d_judged``, ``g_judged``, each
-named after its module; ``tempering``: the tempering runs' findings per question, ``tempering_rhat``: their
-R-hat between runs per question, ``tempering_by_particles``: ``tempering_findings.particles_study``);
-``check`` runs them at render time and the tests run them against the committed cache.
+They take the chapter's cached results (``quantities``: r3, heldout; ``importance``: rr; ``validation``: conv;
+``explorer``: ex; ``tiny_mcmc``: tiny) or its findings (``chain_findings``: ``mcmc_reading.chain_findings``;
+``d_findings``, ``g_findings``: those of ``answer_d``, ``answer_g``; ``tempering``: the tempering runs' findings
+per question, ``tempering_rhat``: their R-hat between runs per question, ``tempering_by_particles``:
+``tempering_reading.particles_study``); ``check`` runs them at render time and the tests run them against the
+committed cache.
 """
 
 from __future__ import annotations
@@ -17,18 +19,20 @@ import torch
 from ..study import claims
 from ..study.claims import claim
 from ..study.runs import evaluation, trained
-from . import STARTS
-from .d_judged import TEMPERING
-from .tables import distinct, heldout_table
-from .tempering_findings import evidence_rise, kind_means
+from . import claims_d, claims_g
+from .comparison import heldout_table, largest_ess
+from .formatting import distinct
+from .setting import STARTS, d_position
+from .tempering_reading import evidence_rise, kind_means
 
 if TYPE_CHECKING:
-    from ..report.explorer import Explored
-    from .d_judged import DFindings
-    from .estimates import Heldout, Results, ReverseResults
-    from .g_judged import GFindings
-    from .mcmc_findings import ChainFindings
-    from .tempering_findings import TemperingFindings
+    from collections.abc import Callable
+
+    from .explorer import Explored
+    from .importance import ReverseResults
+    from .mcmc_reading import ChainFindings
+    from .quantities import Heldout, Results
+    from .tempering_reading import TemperingFindings
     from .tiny_mcmc import TinyCheck
     from .validation import Convergence
 
@@ -36,14 +40,19 @@ SAMPLED = ("b", "d", "d_reverse_is", "g", "g_reverse_is", "g_gibbs")  # the tiny
 TINY_G_SAMPLERS = ("g_sir_prior", "g_is_reverse", "g_mcmc", "g_mcmc_prior_start")  # the 4x4 check's (g) samplers
 
 
+def modules() -> tuple:
+    """The modules that hold the chapter's claims."""
+    return sys.modules[__name__], claims_d, claims_g
+
+
+def all_claims() -> list[Callable[..., bool]]:
+    """Every claim of the chapter."""
+    return [c for module in modules() for c in claims.claims_of(module)]
+
+
 def check(**results) -> list[str]:
-    """Run the claims whose results are given (``claims.check``)."""
-    return claims.check(sys.modules[__name__], **results)
-
-
-def largest_ess(r3: Results, rr: ReverseResults) -> float:
-    """The largest effective sample size of any importance sampler of (d) and (g) on MNIST."""
-    return torch.cat([r3.d_ess, rr.d_reverse_is_ess, r3.g_ess, rr.g_reverse_is_ess]).max().item()
+    """Run the claims of the chapter whose results are given (``claims.check``)."""
+    return [name for module in modules() for name in claims.check(module, **results)]
 
 
 @claim
@@ -108,55 +117,55 @@ def every_method_converges_on_the_tiny_4x4_model(tiny: TinyCheck) -> bool:
 
 
 @claim
-def no_chains_converge(mcmc_findings: ChainFindings) -> bool:
+def no_chains_converge(chain_findings: ChainFindings) -> bool:
     """"above the threshold of 1.01 for every image, single-site and block chains alike, and at least ... even
     at their lowest": every R-hat above 2."""
-    f = mcmc_findings
+    f = chain_findings
     values = torch.cat([*f.single_rhat.values(), *f.block_rhat.values()])
     return bool((values > 2).all()) and f.lowest_rhat() > 2
 
 
 @claim
-def rhat_does_not_fall_steadily(mcmc_findings: ChainFindings) -> bool:
+def rhat_does_not_fall_steadily(chain_findings: ChainFindings) -> bool:
     """"From the first checkpoint to the last it falls for ... of the ... images and rises or stays for the
     others": fewer than half fall."""
-    falls, images = mcmc_findings.falls()
+    falls, images = chain_findings.falls()
     return falls < images / 2
 
 
 @claim
-def acceptance_counts_more_than_changes(mcmc_findings: ChainFindings) -> bool:
+def acceptance_counts_more_than_changes(chain_findings: ChainFindings) -> bool:
     """"the single-site chains accept ... of their proposals but change only ... of the unknown pixels per
     sweep": acceptance above 0.8, changes below 0.1; block row moves change under 2 % of their pixels."""
-    f = mcmc_findings
+    f = chain_findings
     rows = [t.set_index("move") for t in f.moves.values()]
     return (min(f.single_acceptance.values()) > 0.8 and max(f.single_changed.values()) < 0.1
             and all(r.loc["forward rows", "fraction changed"] < 0.02 for r in rows))
 
 
 @claim
-def test_start_chains_change_few_pixels_and_end_above(mcmc_findings: ChainFindings) -> bool:
+def test_start_chains_change_few_pixels_and_end_above(chain_findings: ChainFindings) -> bool:
     """"change only ... to ... of the ... unknown pixels" and "end above the test image's log p for ... of the
     ... images": under a fifth of them, and most images."""
-    f = mcmc_findings
+    f = chain_findings
     k, of = f.test_start_above
     return f.test_start_moved[1] < f.unknown["d"] / 5 and k > of / 2
 
 
 @claim
-def reverse_block_chains_find_a_black_higher_region_on_the_edge(mcmc_findings: ChainFindings) -> bool:
+def reverse_block_chains_find_a_black_higher_region_on_the_edge(chain_findings: ChainFindings) -> bool:
     """"the block chains started from the reverse model's completions reach ... bits above those started from
     the test image, with the middle black": more than 100 bits, P(black) above 0.99."""
-    f, edge, rev, own = mcmc_findings, 2, STARTS.index("reverse"), STARTS.index("test-image")
+    f, edge, rev, own = chain_findings, d_position("edge"), STARTS.index("reverse"), STARTS.index("test-image")
     gap = f.block_log2_p["d"][edge, rev] - f.block_log2_p["d"][edge, own]
     return bool(gap > 100 and f.block_d[edge, rev, 0] > 0.99 and f.block_d[edge, own, 0] < 0.5)
 
 
 @claim
-def reverse_block_chains_climb_above_the_test_image_with_near_empty_tops(mcmc_findings: ChainFindings) -> bool:
+def reverse_block_chains_climb_above_the_test_image_with_near_empty_tops(chain_findings: ChainFindings) -> bool:
     """"on ... of the four (g) images the chains started from the reverse model's completions climb above the test
     image's log2 p with tops of less than half its ink": at least two."""
-    return len(mcmc_findings.near_empty_climbs()) >= 2
+    return len(chain_findings.near_empty_climbs()) >= 2
 
 
 # --- tempering ---------------------------------------------------------------------------------------
@@ -180,17 +189,18 @@ def the_tempering_runs_agree_on_d_where_the_text_says(tempering: dict[str, Tempe
     in Wasserstein-1 on the first two, more than 0.2 apart on the edge image."""
     d = tempering["d"]
     tv, w1 = d.seed_tv(), d.seed_w1()
-    return bool((tv[:2] < 0.1).all() and (w1[:2] < 1).all() and tv[2] > 0.2)
+    agree, edge = [d_position("black"), d_position("stroke")], d_position("edge")
+    return bool((tv[agree] < 0.1).all() and (w1[agree] < 1).all() and tv[edge] > 0.2)
 
 
 @claim
 def tempering_runs_are_closer_than_the_chains_but_not_converged(tempering_rhat: dict[str, torch.Tensor],
-                                                               mcmc_findings: ChainFindings) -> bool:
+                                                               chain_findings: ChainFindings) -> bool:
     """"the rank-normalised R-hat of log p(x) with each run's (resampled) particles as one chain is ... (the block
     chains: ... or more)" and "it does not reach R-hat <= 1.1 either": every value between 1.1 and the block
     chains' lowest."""
     values = torch.cat(list(tempering_rhat.values()))
-    return bool((values > 1.1).all() and (values < mcmc_findings.lowest_rhat()).all())
+    return bool((values > 1.1).all() and (values < chain_findings.lowest_rhat()).all())
 
 
 @claim
@@ -208,120 +218,3 @@ def more_particles_find_more_evidence_but_no_lower_rhat(tempering_by_particles: 
     steady = [bool((r[1:, k] <= r[:-1, k]).all()) for k in (0, r.shape[1] - 1)]
     return bool((rise > 5).all() and not any(steady) and (r[-1] > 1.1).all()
                 and (found[n[-1]].evidence_gap() > 5).all() and (tv[1:] < tv[:-1]).all())
-
-
-# --- (d) judged -------------------------------------------------------------------------------------
-
-
-@claim
-def test_start_estimate_is_close_to_e(d_judged: DFindings) -> bool:
-    """"their estimate of (d) is within ... of the exact (e) in total variation on the black image and ... and
-    ... on the others": closer to (e) than to any importance estimate on #0, below 0.3 everywhere."""
-    tv = d_judged.tv_to_e()
-    return bool(tv[0] < 1e-3 and (tv < 0.3).all())
-
-
-@claim
-def stability_across_seeds_is_as_the_table_says(d_judged: DFindings) -> bool:
-    """"plain importance sampling with reverse proposals gives the same answer for every seed on #0 and #6 but
-    not on the stroke image #2; Rao-Blackwellised, it stays within ... on all three; prior prefixes on none":
-    seed-to-seed TV below 0.05 (0.1 for the Rao-Blackwellised estimate) exactly there."""
-    d = d_judged
-    rev, prior = d.stable("IS, reverse proposals"), d.stable("IS, prior prefixes")
-    rb = d.stable("IS, reverse proposals, Rao-Blackwellised", 2)
-    return rev.tolist() == [True, False, True] and not prior.any() and bool(rb.all())
-
-
-@claim
-def prior_prefixes_have_the_larger_evidence_at_equal_n(d_judged: DFindings) -> bool:
-    """"at equal n the prior prefixes' evidence is the larger for every seed and image"."""
-    return bool((d_judged.reverse_wins("reverse proposals, first 16") == 0).all())
-
-
-@claim
-def plain_reverse_is_is_near_one_hot(d_judged: DFindings) -> bool:
-    """"plain importance sampling with reverse proposals puts at least 0.78 on one value in every case": it
-    counts one sampled middle value; its Rao-Blackwellised version reproduces it on the same proposals."""
-    return bool((d_judged.estimates["IS, reverse proposals"].max(-1).values > 0.78).all()) and d_judged.rb_reproduces
-
-
-@claim
-def rao_blackwellisation_drops_little(d_judged: DFindings) -> bool:
-    """"leaving out at most ... of the weight": below 1e-3."""
-    return d_judged.dropped <= 1e-3
-
-
-@claim
-def every_estimate_agrees_on_black_and_stroke_images(d_judged: DFindings) -> bool:
-    """"on #2 every estimate but the block chains started from the model's own samples puts at least ... of its
-    mass on the bright half": above 0.95."""
-    return d_judged.least_bright_on_stroke() > 0.95
-
-
-@claim
-def the_samplers_that_move_between_regions_say_black_on_the_edge(d_judged: DFindings) -> bool:
-    """"Both tempering runs put most of the mass on black ..., as do the Rao-Blackwellised reverse proposals ...
-    and the block chains started from the reverse model's completions": above one half for each run and seed."""
-    edge = 2
-    return bool((d_judged.estimates[TEMPERING][:, edge, 0] > 0.5).all()
-                and (d_judged.estimates["IS, reverse proposals, Rao-Blackwellised"][:, edge, 0] > 0.5).all()
-                and d_judged.estimates["block chains, reverse starts"][0, edge, 0] > 0.5)
-
-
-@claim
-def the_answer_is_black_bright_and_black(d_judged: DFindings) -> bool:
-    """"On the black image #0 it says black and on the stroke image #2 a bright value (254, then 255)", and "On the
-    edge image #6 it says black": the pooled tempering estimate's most likely values."""
-    top = d_judged.reference().topk(2, dim=-1).indices
-    return top[:, 0].tolist() == [0, 254, 0] and int(top[1, 1]) == 255
-
-
-@claim
-def tempering_has_the_largest_evidence_for_d(d_judged: DFindings) -> bool:
-    """"Tempering's estimates lie above every importance-sampling estimate on every image"."""
-    return bool((d_judged.tempering_lead() > 0).all())
-
-
-@claim
-def the_edge_image_splits_the_methods(d_judged: DFindings) -> bool:
-    """"On the edge image #6 the estimates range from a black middle to grey": some estimate puts more than
-    0.99 on black and another less than 0.01."""
-    black = d_judged.black_on_edge().values()
-    return max(black) > 0.99 and min(black) < 0.01
-
-
-# --- (g) diagnosed ----------------------------------------------------------------------------------
-
-
-@claim
-def prior_proposals_have_the_larger_evidence_at_equal_n(g_judged: GFindings) -> bool:
-    """"at equal n the prior proposals' evidence is the larger on ... of the four images": all four."""
-    return g_judged.prior_wins() == len(g_judged.indices)
-
-
-@claim
-def the_g_tempering_runs_draw_different_tops(g_judged: GFindings) -> bool:
-    """"the two runs draw different tops: their ink differs by up to ... and their mean log2 p by up to ... bits":
-    on some image by more than 0.05 in ink and by more than 50 bits."""
-    return bool(g_judged.tempering_spread("ink").max() > 0.05 and g_judged.tempering_spread("log2 p").max() > 50)
-
-
-@claim
-def the_prior_pools_as_one_match_tempering_for_g(g_judged: GFindings) -> bool:
-    """"the prior pools give a log2 evidence above the lower tempering run on every image ..., above the higher run
-    on ... of the four and at most ... bits below it on the others", so "At ... particles tempering is not yet a
-    better sampler of (g) than importance sampling with the prior": above the lower run everywhere, above the
-    higher on at least two images and less than one bit below it on the rest."""
-    high = g_judged.pooled_lead(highest=True)
-    return bool((g_judged.pooled_lead() > 0).all() and (high > 0).sum() >= 2 and (high > -1).all())
-
-
-@claim
-def sir_tops_differ_from_the_true_tops_as_the_text_says(g_judged: GFindings) -> bool:
-    """"SIR with reverse proposals returns tops with less ink than the true ones, rated above them" and "SIR with
-    prior proposals ... ink within ... of the true tops'", while "the reverse model's tops ... at least ... bits
-    below"."""
-    g, rev, prior = g_judged, "SIR, reverse, own pools", "SIR, prior, own pools"
-    below = -g.gap("reverse model alone", "log2 p")
-    return bool((g.gap(rev, "ink") < 0).all() and (g.gap(rev, "log2 p") > 0).all()
-                and g.gap(prior, "ink").abs().max() < 0.06 and (below > 100).all())

@@ -18,7 +18,7 @@ from ..core.models import build, check_images
 from ..core.sampling import sample
 from ..study import cache
 from ..study.runs import budget
-from .validation import TINY, fit_to_distribution, tiny_model
+from .validation import TINY_ARCH, fit_to_distribution, tiny_model
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
     # The reverse model: maximum likelihood on a few of the forward model's samples, for a few steps.
     torch.manual_seed(seed + 1)
     data = inf.rotate(sample(model, fit_images, size=size, generator=generator))
-    reverse = fit_to_distribution(build(**{**TINY, "levels": levels}), data, torch.full((fit_images,), 1 / fit_images),
-                                  steps=reverse_steps)
+    reverse = fit_to_distribution(build(**{**TINY_ARCH, "levels": levels}), data,
+                                  torch.full((fit_images,), 1 / fit_images), steps=reverse_steps)
     held_out = sample(model, 4096, size=size, generator=generator)
     gap = inf.log_probs(model, held_out) - inf.log_probs(reverse, inf.rotate(held_out))  # nats per image
     kl_bits = float(gap.mean() / math.log(2))

@@ -22,15 +22,15 @@ from ..core.sampling import sample
 from ..study import cache
 from ..study.runs import budget
 
-TINY = {"arch": "simple", "levels": 2, "channels": 8, "layers": 2, "first_kernel_size": 3}  # ``models.build``'s
+TINY_ARCH = {"arch": "simple", "levels": 2, "channels": 8, "layers": 2, "first_kernel_size": 3}  # ``models.build``'s
 
 
 def tiny_model(seed: int, sharpness: float = 1.0, **spec) -> PixelCNNBase:
-    """The tiny model: ``TINY`` (changed by ``spec``, e.g. ``levels=3``) initialised from ``seed``, its output
+    """The tiny model: ``TINY_ARCH`` (changed by ``spec``, e.g. ``levels=3``) initialised from ``seed``, its output
     weights scaled by ``sharpness``: at 1 its conditionals are spread over many images (the estimators have
     real work to do); larger makes them depend strongly on the context."""
     torch.manual_seed(seed)
-    model = build(**{**TINY, **spec}).eval()
+    model = build(**{**TINY_ARCH, **spec}).eval()
     if sharpness != 1:
         with torch.no_grad():
             model.out.weight.mul_(sharpness)
@@ -59,7 +59,7 @@ def fit_to_distribution(model: PixelCNNBase, images: torch.Tensor, probs: torch.
 # --- Every estimator on 3x3 binary images ------------------------------------------------------------
 
 CONVERGENCE_METHODS = ["b", "d", "d_reverse_is", "g", "g_reverse_is", "g_gibbs", "d_reverse", "g_reverse"]
-TINY_SPEC = {**TINY, "size": 3}
+TINY_SPEC = {**TINY_ARCH, "size": 3}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The notebook's panel of the Q3 explorer: (c)-(g) computed live by the model for any test image and pixel.
 
-It opens on a precomputed figure of ``explore.results`` (so "Run all" needs no model) and computes with
-``explore.answers``; the controls are ipywidgets.
+It opens on a precomputed figure of ``q3.explorer.results`` (so "Run all" needs no model) and computes with
+``q3.explorer.answers``; the controls are ipywidgets.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import torch
 from ..core import inference as inf
 from ..core.models import device_of
 from ..core.sampling import sample
-from ..q3 import HALF, MIDDLE, MODEL, SIZE
+from ..q3.explorer import Explored, answers, test_digits
+from ..q3.setting import HALF, MIDDLE, MODEL, SIZE
 from ..study.data import ensure_mnist, load_images
 from ..study.runs import default_device, identity, load_identity, trained
 from . import plots
-from .explorer import Explored, answers, entry_figure, quarto_format, test_digits, title
+from .explorer import entry_figure, quarto_format, title
 
 
 class Panel:

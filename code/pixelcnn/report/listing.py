@@ -30,8 +30,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "Q3: one Metropolis-within-Gibbs update": ("core.mcmc.update",),
     "Q3: one block Metropolis-Hastings move": ("core.blocks.block_update",),
     "Q3: tempering from the prior (sequential Monte Carlo)": ("core.smc.next_beta", "core.smc.temper"),
-    "Q3: (d) by reverse proposals, Rao-Blackwellised": ("q3.d_estimates.full_conditionals",
-                                                        "q3.d_estimates.rb_reverse.compute"),
+    "Q3: (d) by reverse proposals, Rao-Blackwellised": ("q3.importance.rb_reverse.compute",),
 }
 # The modules whose source the notebook's appendix shows in full (the core the answers rest on).
 CORE_MODULES = ("core/layers", "core/models", "core/sampling", "core/inference", "core/estimators", "core/mcmc",
@@ -40,7 +39,7 @@ FOLD_OPEN, FOLD_CLOSE = "<details class=\"listing\"><summary>", "</summary>"
 
 
 def _module(name: str) -> str:
-    """The module part of an object's name: "q3.d_estimates" of "q3.d_estimates.full_conditionals"."""
+    """The module part of an object's name: "q3.importance" of "q3.importance.rb_reverse.compute"."""
     parts = name.split(".")
     return next(".".join(parts[:k]) for k in range(len(parts), 0, -1)
                 if (PACKAGE_DIR / f"{'/'.join(parts[:k])}.py").exists())

@@ -99,24 +99,24 @@ BUDGETS = {
                  "seeds": (0, 1, 2)},
         # The MCMC check against enumeration: 4x4 binary images (256 top halves), a mismatched reverse model.
         "tiny_mcmc": {"seed": 1, "budgets": [2**10, 2**12, 2**14, 2**16], "size": [4, 4], "chains": 16},
-        # The (d) and (g) chains with block moves (q3_blocks): per sweep, each (proposal, rows) of the schedule
+        # The (d) and (g) chains with block moves (q3.mcmc_runs): per sweep, each (proposal, rows) of the schedule
         # over the unknown pixels in blocks of that many rows (0: all of them at once, an independence move),
         # then `sites` single-site updates at random unknown pixels; saved every chunk of sweeps.
         "blocks": {"schedule": (("forward", 1), ("reverse", 0)), "sites": 4, "sweeps": 40, "chunk": 4},
-        # Tempering from the prior (q3.tempering): particles per image, the moves of a sweep at each temperature
+        # Tempering from the prior (q3.tempering_runs): particles per image, the moves of a sweep at each temperature
         # (as "blocks", with the forward independence move first), the sweeps per step and the conditional ESS
         # each step keeps; the seeds of the runs whose agreement is the check; fewer particles per image for
         # (d), to see how the runs' agreement grows with them.
         "tempering": {"particles": 64, "schedule": (("forward", 0), ("forward", 1), ("reverse", 0)), "sites": 4,
                       "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (8, 16, 32)},
-        # Many small tempering runs (q3.tempering.small_runs), each with its own evidence, combined by it: the
+        # Many small tempering runs (q3.tempering_runs.small_runs), each with its own evidence, combined by it: the
         # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
         # ``refine``), resampling at every step, no reverse move (never accepted in the runs above).
         "tempering_runs": {"particles": 16, "seeds": tuple(range(100, 108)), "pilot_seed": 0, "refine": 1,
                            "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
-        # images (``explore.choose_images``: the first two of every digit whose middle pixel is black, on a
+        # images (``q3.explorer.choose_images``: the first two of every digit whose middle pixel is black, on a
         # stroke, on an edge), the reverse-model proposals of (d), the completions of (f) and (g) per image
         # and the prior proposals of (g), one pool shared by the images.
         "explore": {"images": (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 27,

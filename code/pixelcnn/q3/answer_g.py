@@ -1,6 +1,7 @@
-"""Q3 (g) judged: each proposal's evidence of the given bottom half at equal n, the prior pools read as one
-against the tempering runs, and the forward model's measures of every method's tops against the true tops'
-(the findings and tables of chapter 3's "(g) diagnosed" section; claims: ``q3.claims``).
+"""Q3's answer to (g), the top half given the bottom half: each proposal's evidence of the given bottom half at
+equal n, the prior pools read as one against the tempering runs, the forward model's measures of every method's
+tops against the true tops' (the findings and tables of chapter 3's "(g) diagnosed" section; claims:
+``claims_g``), and the answer itself per conditioning image (``answer``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .tables import spread_cell
+from .formatting import spread_cell
 
 if TYPE_CHECKING:
-    from .chains import GPools, Scores
-    from .tempering_findings import TemperingFindings
+    from .importance import GPools
+    from .tempering_reading import TemperingFindings
 
 
 @dataclass(frozen=True)
 class GFindings:
     """(g): each proposal's log2 evidence p(bottom half) at equal n (the own pools: [N, pools] each), each
-    tempering run's, and the forward model's measures of every method's tops (``chains.scores().g``)."""
+    tempering run's, and the forward model's measures of every method's tops (``Scores.g``)."""
 
     indices: tuple
     prior_evidence: torch.Tensor  # [N, pools], bits
@@ -58,11 +59,12 @@ class GFindings:
         return m[method] - m["test image itself"]
 
 
-def g_findings(pools: GPools, scores: Scores, indices: tuple, tempered: TemperingFindings) -> GFindings:
-    """``GFindings`` from the (g) pools, the forward model's scores and the (g) tempering runs."""
+def g_findings(pools: GPools, measures: dict, indices: tuple, tempered: TemperingFindings) -> GFindings:
+    """``GFindings`` from the (g) pools, the forward model's measures of every method's tops (``Scores.g``) and
+    the (g) tempering runs."""
     bits = math.log(2)
     return GFindings(indices, pools.prior_log_evidence / bits, pools.reverse_log_evidence / bits,
-                     pools.inputs["proposals"], scores.g, tempered.log2_evidence.T, tempered.particles)
+                     pools.inputs["proposals"], measures, tempered.log2_evidence.T, tempered.particles)
 
 
 def g_evidence_table(f: GFindings) -> pd.DataFrame:
@@ -75,3 +77,18 @@ def g_evidence_table(f: GFindings) -> pd.DataFrame:
             (f"SMC tempering from the prior, {f.particles} particles (runs)", f.tempering_evidence))
     return pd.DataFrame([{"estimator": name, **{f"#{i}": spread_cell(v[k]) for k, i in enumerate(f.indices)}}
                          for name, v in rows])
+
+
+def g_diagnosis(measures: dict[str, dict[str, torch.Tensor]], indices: tuple[int, ...]) -> pd.DataFrame:
+    """``g_measures`` as a table: one row per measure and method, one column per conditioning image."""
+    return pd.DataFrame([{"measure": f"{measure}: {name}",
+                          **{f"test #{i}": format(v, ".3f" if measure == "ink" else ".0f")
+                             for i, v in zip(indices, values.tolist(), strict=True)}}
+                         for measure, by_method in measures.items() for name, values in by_method.items()])
+
+
+def answer(pools: GPools) -> dict[int, torch.Tensor]:
+    """Our answer to (g) per conditioning image (test-set index -> [pools, 1, 28, 28]): SIR with the forward
+    model's own samples as proposals, each completion resampled from its own pool."""
+    indices = pools.inputs["images"]
+    return dict(zip(indices, pools.prior.view(len(indices), -1, *pools.prior.shape[1:]).unbind(0), strict=True))

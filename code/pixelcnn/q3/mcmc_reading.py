@@ -1,8 +1,9 @@
-"""What Q3's single-site and block-move chains of (d) and (g) say: the findings and tables of chapter 3's MCMC
-section (their claims: ``q3.claims``).
+"""What Q3's single-site and block-move chains of (d) and (g) say (``mcmc_runs``): the burn-in, the chains'
+(d) estimate and log p traces, the moves, R-hat, and the findings and tables of chapter 3's MCMC section (their
+claims: ``claims``).
 
-Every function reads results handed to it (``chains``, ``block_chains``) and the reading budget (the
-burn-in); R-hat is the rank-normalised split R-hat of ``diagnostics.rank_rhat``.
+Every function reads results handed to it and the reading budget (the burn-in); R-hat is the rank-normalised
+split R-hat of ``diagnostics.rank_rhat``.
 """
 
 from __future__ import annotations
@@ -14,52 +15,49 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from ..core import diagnostics
-from . import HALF, MIDDLE_INDEX, SIZE, STARTS, ink
-from .judged import burn_in, traces
+from ..core import diagnostics, mcmc
+from ..study.runs import budget
+from .mcmc_runs import move_size, moves_by_kind
+from .setting import STARTS, ink, question_setting
 
 if TYPE_CHECKING:
-    from .block_chains import BlockChains
-    from .chains import HardChains, Scores
+    from .mcmc_runs import BlockMoveChains, SingleSiteChains
 
 THRESHOLD = 1.01  # the rank-normalised split R-hat below which chains count as converged in current practice
 
 
-def changed_per_sweep(c: HardChains, known_from: int) -> torch.Tensor:
+def burn_in() -> int:
+    """Sweeps discarded from the start of every chain."""
+    return budget()["mcmc"]["burn_in"]
+
+
+def d_reference(c: SingleSiteChains, start: str | None = None) -> torch.Tensor:
+    """The chains' estimate of (d) per image [N, 256]: the middle pixel's full conditionals averaged over the
+    chains (of one start, or all) and the sweeps after the burn-in (Rao-Blackwellised)."""
+    kept = mcmc.full_conditionals_between(c.full_conditionals, c.every, burn_in())
+    return torch.stack([c.group(kept, k, start).reshape(-1, kept.shape[-1]).mean(0) for k in range(len(c.images))])
+
+
+def traces(c: SingleSiteChains) -> torch.Tensor:
+    """log2 p(x) of every chain from its start through every sweep: [S + 1, N, starts, chains]."""
+    t = torch.cat([c.start_log_p.unsqueeze(0), c.log_p]) / math.log(2)
+    return t.view(len(t), len(c.images), len(STARTS), -1)
+
+
+def changed_per_sweep(c: SingleSiteChains, known_from: int) -> torch.Tensor:
     """Fraction of the unknown pixels each single-site sweep changed, [S, B]: a sweep updates every unknown
     pixel once, so the pixels that differ from the state before it are exactly those whose update changed them."""
     states = torch.cat([c.starts.unsqueeze(0), c.samples]).flatten(2)[:, :, :known_from]
     return (states[1:] != states[:-1]).double().mean(2)
 
 
-def _size(move: str) -> int:
-    """The number of pixels of a move named "<proposal> a-b" ("site": 1)."""
-    if move == "site":
-        return 1
-    a, b = move.split()[1].split("-")
-    return int(b) - int(a)
-
-
-def move_kinds(moves: list[str]) -> list[str]:
-    """The kind of each move named "<proposal> a-b" or "site": "<proposal> rows" (a block of at most one image
-    row), "<proposal> prefix" (the whole unknown region) or "site"."""
-    return [name if name == "site" else f"{name.split()[0]} {'rows' if _size(name) <= SIZE[1] else 'prefix'}"
-            for name in moves]
-
-
-def moves_by_kind(moves: list[str]) -> dict[str, list[int]]:
-    """The indices of the moves of each kind (``move_kinds``), kinds in the order of the sweep."""
-    kinds = move_kinds(moves)
-    return {kind: [i for i, k in enumerate(kinds) if k == kind] for kind in dict.fromkeys(kinds)}
-
-
-def move_table(c: BlockChains) -> pd.DataFrame:
+def move_table(c: BlockMoveChains) -> pd.DataFrame:
     """Per kind of move (forward one-row blocks, reverse whole-prefix moves, the single-site updates):
     how many per sweep, the acceptance rate, the fraction of the block's pixels that change, unknown pixels
     changed per sweep, seconds per move (all chains at once) and passes of the batch per move (forward, reverse,
     sampler steps)."""
     sweeps, rows, sites = len(c.log_p), [], c.inputs["sites"]
-    sizes = [_size(name) for name in c.moves]
+    sizes = [move_size(name) for name in c.moves]
     for kind, m in moves_by_kind(c.moves).items():
         count = len(m) if kind != "site" else sites
         pixels = sum(c.changed[:, i].mean() * (sizes[i] if kind != "site" else count) for i in m)
@@ -70,13 +68,13 @@ def move_table(c: BlockChains) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def per_start(c: BlockChains, values: torch.Tensor) -> torch.Tensor:
+def per_start(c: BlockMoveChains, values: torch.Tensor) -> torch.Tensor:
     """Per-chain values [B, ...] of the block chains as means over the chains of each image and start:
     [N, starts, ...]."""
     return values.view(len(c.images), len(STARTS), -1, *values.shape[1:]).mean(2)
 
 
-def block_estimates(c: BlockChains, burn_in: int) -> torch.Tensor:
+def block_estimates(c: BlockMoveChains, burn_in: int) -> torch.Tensor:
     """(d) by the block chains of each start: the tracked middle pixel's recycled indicators averaged over the
     chains of the start and the sweeps after ``burn_in``: [N, starts, 256]."""
     return per_start(c, c.recycled[burn_in:].mean(0))
@@ -120,11 +118,6 @@ class ChainFindings:
         return min(float(c[:, 1:].min()) for c in self.rhat_curve.values())
 
 
-def truths(scores: Scores) -> dict:
-    """log2 p of the test images per question, from ``chains.scores``."""
-    return {"d": scores.d_truth, "g": scores.g["log2 p"]["test image itself"]}
-
-
 def rhat_curve(c) -> torch.Tensor:
     """The block chains' R-hat by sweeps [checkpoints, 1 + images]; a run too short for any checkpoint (the
     smoke profile) gives one row: its sweeps, and NaN for every image."""
@@ -138,10 +131,11 @@ def _rhat(trace: torch.Tensor) -> float:
     return diagnostics.rank_rhat(trace) if len(trace) >= 4 else math.nan
 
 
-def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains], scores: Scores) -> ChainFindings:
-    """``ChainFindings`` from the single-site chains (``chains.chains``) and the block chains
-    (``block_chains.chains``) of each question, and the forward model's scores (``chains.scores``)."""
-    truth, unknown = truths(scores), {"d": MIDDLE_INDEX + 1, "g": HALF}
+def chain_findings(single: dict[str, SingleSiteChains], block: dict[str, BlockMoveChains], truth: dict,
+                   test_ink: torch.Tensor) -> ChainFindings:
+    """``ChainFindings`` from the single-site and the block chains of each question (``mcmc_runs``), the test
+    images' log2 p per question and the (g) test images' ink (``scores.Scores.truth``, ``Scores.test_ink``)."""
+    unknown = {q: question_setting(q).known_from for q in single}
     kept = slice(burn_in(), None)
     changed = {q: changed_per_sweep(c, unknown[q]) for q, c in single.items()}
     d = single["d"]
@@ -162,7 +156,7 @@ def chain_findings(single: dict[str, HardChains], block: dict[str, BlockChains],
         rhat_curve=curves,
         block_log2_p={q: per_start(c, c.log_p[-1] / math.log(2)) for q, c in block.items()},
         block_ink={q: per_start(c, ink(c.samples[-1])) for q, c in block.items()},
-        block_d=block_estimates(block["d"], burn_in()), truth=truth, test_ink=scores.g["ink"]["test image itself"])
+        block_d=block_estimates(block["d"], burn_in()), truth=truth, test_ink=test_ink)
 
 
 def rhat_table(f: ChainFindings) -> pd.DataFrame:

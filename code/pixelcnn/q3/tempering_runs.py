@@ -1,9 +1,10 @@
 """Q3's (d) and (g) on MNIST by tempering from the prior (``smc``): particles instead of chains with starts.
 
-``tempering(question, seed)``: the particles of question "d" or "g" for the images of ``block_chains`` (the same
-conditioning images as the chains), moved by the block chains' schedule with the tempered target, cached and
-resumable (saved after every tempering step). ``runs(question)``: the runs of every seed of the budget, whose
-agreement on the answer and on the evidence is the check.
+``tempering(question, seed)``: the particles of question "d" or "g" for the conditioning images of
+``question_setting`` (those of the chains of ``mcmc_runs``), moved by the block chains' schedule with the
+tempered target, cached and resumable (saved after every tempering step). ``runs(question)``: the runs of every
+seed of the budget, whose agreement on the answer and on the evidence is the check. ``small_runs``: many small
+runs on the temperatures of a pilot run, frozen. ``draws``: a run's particles as equally weighted draws.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from ..core import inference as inf
 from ..study import cache
 from ..study.data import load_images
 from ..study.runs import BUDGETS, budget, identity, load_identity
-from . import MIDDLE, MODEL, SIZE
-from .block_chains import question_setting
+from .setting import MIDDLE, MODEL, QUESTIONS, SIZE, question_setting
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,13 @@ def _tempering_inputs(question: str, seed: int = 0, particles: int | None = None
     """Everything a tempering run of question "d" or "g" depends on (``particles`` per image: the budget's unless
     given)."""
     b = budget()["tempering"]
-    images, _, _ = question_setting(question)
+    images = question_setting(question).images
     return {"model": identity(MODEL), "reverse": identity("reverse"), "question": question, "pixel": list(MIDDLE),
             "images": images, "particles": particles or b["particles"],
             "schedule": [list(move) for move in b["schedule"]],
             "sites": b["sites"], "sweeps": b["sweeps"], "ess_target": b["ess_target"], "seed": seed}
 
 
-QUESTIONS = ("d", "g")  # the questions tempering answers, every seed of each in the committed cache
 _FULL = BUDGETS["full"]["tempering"]
 
 
@@ -66,7 +65,7 @@ def tempering(inputs: dict) -> dict:
     """The particles of one tempering run (resumable; on two CPU cores about half an hour for (d), its middle
     pixel's full conditionals included, and three quarters of an hour for (g))."""
     model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
-    _, known_from, _ = question_setting(inputs["question"])
+    known_from = question_setting(inputs["question"]).known_from
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     x = load_images("test")[inputs["images"]].long()
     schedule = [(p, a, b) for p, rows in inputs["schedule"]
@@ -116,7 +115,7 @@ def _small_run_inputs(question: str, seed: int) -> dict:
     b = budget()["tempering_runs"]
     if seed not in b["seeds"]:
         raise ValueError(f"seed {seed} is not a seed of the small runs ({b['seeds'][0]}..{b['seeds'][-1]})")
-    images, _, _ = question_setting(question)
+    images = question_setting(question).images
     return {"model": identity(MODEL), "question": question, "pixel": list(MIDDLE), "images": images,
             "particles": b["particles"], "schedule": [list(move) for move in b["schedule"]], "sites": b["sites"],
             "sweeps": b["sweeps"], "pilot": _tempering_inputs(question, b["pilot_seed"]), "refine": b["refine"],
@@ -129,7 +128,7 @@ def small_run(inputs: dict) -> dict:
     """One small tempering run on the frozen temperatures, without the reverse model (resumable; on two CPU
     cores a few minutes for (d), its middle pixel's full conditionals included)."""
     model = load_identity(inputs["model"])
-    _, known_from, _ = question_setting(inputs["question"])
+    known_from = question_setting(inputs["question"]).known_from
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     x = load_images("test")[inputs["images"]].long()
     schedule = [(p, a, b) for p, rows in inputs["schedule"]

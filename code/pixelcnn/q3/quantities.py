@@ -1,8 +1,9 @@
-"""Q3's estimates on MNIST, each a cached result declared once (``cache.declare``).
+"""Q3's seven quantities (a)-(g) at the middle pixel, one method each, and the held-out check of the exact ones:
+cached results, each declared once (``cache.declare``) and carrying the inputs it was computed from.
 
-The quantities (a)-(g) at the middle pixel and the two halves of the course's model (``results``),
-(d) and (g) with the reverse-order model (``reverse_results``), and the held-out check of (c) and (e)
-(``heldout``). Each result carries the inputs it was computed from.
+``results``: (a), (c), (e) exact, (b) by Monte Carlo over the model's prefixes, (d) by importance sampling with
+prior prefixes, (f) by ancestral sampling, (g) by SIR with prior proposals. ``heldout``: the probability the
+test-set histogram, (c) and (e) give the true middle value of held-out test images.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import torch
 
 from ..core import estimators as est
 from ..core import inference as inf
-from ..core.models import bits_per_dim
 from ..core.sampling import sample
 from ..study import cache
 from ..study.data import load_images
 from ..study.runs import budget, default_device, identity, load_identity
-from . import HALF, MIDDLE, MODEL, SIZE
+from .setting import HALF, MIDDLE, MODEL, SIZE
 
 
 @dataclass(frozen=True)
@@ -85,61 +85,6 @@ def results(inputs: dict) -> dict:
     out["empirical_first"] = torch.bincount(test.flatten(1)[:, 0].long(), minlength=256)
     out["empirical_middle"] = torch.bincount(test.flatten(1)[:, index].long(), minlength=256)
     out["seconds"] = seconds
-    return out
-
-
-@dataclass(frozen=True)
-class ReverseResults:
-    """(d) and (g) with the reverse-order model, alone and as the proposal for the forward model."""
-
-    inputs: dict  # ``reverse_results.inputs()``: the reverse model, its proposals per image, the inputs of ``results``
-    d_reverse: torch.Tensor  # [N, 256]: the reverse model's own p(x_middle | after), one pass
-    d_reverse_is: torch.Tensor  # [N, 256]: importance sampling of the forward model, reverse proposals
-    d_reverse_is_ess: torch.Tensor
-    g_reverse: torch.Tensor  # the reverse model's own completions of the top half
-    g_reverse_is: torch.Tensor  # SIR completions of the forward model, reverse proposals
-    g_reverse_is_ess: torch.Tensor
-    forward_bpd: dict  # the forward model's bits/dim of the test images and of every set of (g) completions
-    seconds: dict
-
-
-def _reverse_inputs(seed: int = 0) -> dict:
-    """Everything ``reverse_results`` depends on (those of ``results`` included: it scores their (g))."""
-    return {"reverse": identity("reverse"), "proposals": budget()["reverse_proposals"], "results": results.inputs(seed)}
-
-
-@cache.declare("q3-reverse", ReverseResults, _reverse_inputs)
-def reverse_results(inputs: dict) -> dict:
-    """(d) and (g) with the reverse-order model (minutes on a CPU)."""
-    forward = inputs["results"]
-    device = default_device()
-    model, reverse = load_identity(forward["model"], device), load_identity(inputs["reverse"], device)
-    generator = torch.Generator().manual_seed(forward["seed"])
-    x = load_images("test")[forward["images"]].long()
-    n, proposals = forward["budget"]["completions"], inputs["proposals"]
-    index = inf.raster_index(tuple(forward["pixel"]), SIZE[1])
-    clock = time.perf_counter()
-    out: dict = {"d_reverse": inf.reverse_conditional(reverse, x, index)}
-    seconds = {"d_reverse": time.perf_counter() - clock, "d_reverse_is": 0.0, "g_reverse_is": 0.0}
-    d, d_ess, g_reverse, g, g_ess = [], [], [], [], []
-    for k in range(len(x)):
-        clock = time.perf_counter()
-        r = est.reverse_proposals(model, reverse, x[k:k + 1], index + 1, proposals, generator, progress=True)
-        d.append(est.weighted_pixel_distribution(r.samples, r.weights, index, model.levels))
-        d_ess.append(r.ess)
-        seconds["d_reverse_is"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        r = est.reverse_proposals(model, reverse, x[k:k + 1], HALF, proposals, generator, progress=True)
-        g_reverse.append(r.samples[:n].cpu())  # the reverse model's own samples, unweighted
-        g.append(est.resample(r.samples, r.weights, n, generator).cpu())
-        g_ess.append(r.ess)
-        seconds["g_reverse_is"] += time.perf_counter() - clock
-    out.update(d_reverse_is=torch.stack(d), d_reverse_is_ess=torch.stack(d_ess), g_reverse=torch.cat(g_reverse),
-               g_reverse_is=torch.cat(g), g_reverse_is_ess=torch.stack(g_ess), seconds=seconds)
-    completions = {"original": x, "g": results.load(forward).g,
-                   "g_reverse": out["g_reverse"], "g_reverse_is": out["g_reverse_is"]}
-    with torch.no_grad():
-        out["forward_bpd"] = {name: bits_per_dim(model, c.to(device)).mean().item() for name, c in completions.items()}
     return out
 
 

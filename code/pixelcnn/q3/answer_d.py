@@ -1,6 +1,7 @@
-"""Q3 (d) judged: every estimate of the middle pixel given the later pixels side by side, their stability
-across seeds, their distance to the reference (the tempering runs' pooled estimate) and to the exact (e), and
-each method's evidence (the findings and tables of chapter 3's "(d) judged" section; claims: ``q3.claims``).
+"""Q3's answer to (d), the middle pixel given the pixels after it: every estimate side by side, their stability
+across seeds, their distance to the reference (the tempering runs' pooled estimate) and to the exact (e), each
+method's evidence (the findings and tables of chapter 3's "(d) judged" section; claims: ``claims_d``), and the
+answer itself per conditioning image (``answer``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import pandas as pd
 import torch
 
 from ..core import diagnostics
-from . import MIDDLE_INDEX, STARTS
-from .judged import d_reference
-from .tables import spread_cell
+from .formatting import spread_cell
+from .mcmc_reading import d_reference
+from .setting import D_IMAGES, MIDDLE_INDEX, STARTS
 
 if TYPE_CHECKING:
-    from ..report.explorer import Explored
-    from .chains import HardChains
-    from .d_estimates import DEstimators, RBReverse
-    from .mcmc_findings import ChainFindings
-    from .tempering_findings import TemperingFindings
+    from .explorer import Explored
+    from .importance import DEstimators, RBReverse
+    from .mcmc_reading import ChainFindings
+    from .mcmc_runs import SingleSiteChains
+    from .tempering_reading import TemperingFindings
 
 TEST_START = "single-site chains, test-image starts"
 TEMPERING = "SMC tempering from the prior"
@@ -49,6 +50,10 @@ class DFindings:
     rb_seconds: dict
     rb_reproduces: bool  # its plain estimate is the cached reverse-proposal estimate (within 1e-6 in TV)
 
+    def position(self, name: str) -> int:
+        """The position among the images of the one named ``name`` ("black", "stroke", "edge": ``D_IMAGES``)."""
+        return self.indices.index(D_IMAGES[name])
+
     def reference(self) -> torch.Tensor:
         """The estimate the others are measured against, per image [N, 256]: the tempering runs' answers pooled
         (their mean over the seeds)."""
@@ -72,13 +77,15 @@ class DFindings:
         return diagnostics.total_variation(self.estimates[name], self.reference().unsqueeze(0))
 
     def black_on_edge(self) -> dict[str, float]:
-        """P(black middle) of every estimate on the edge image (the third), mean over the seeds."""
-        return {name: float(p[:, 2, 0].mean()) for name, p in self.estimates.items()}
+        """P(black middle) of every estimate on the edge image, mean over the seeds."""
+        edge = self.position("edge")
+        return {name: float(p[:, edge, 0].mean()) for name, p in self.estimates.items()}
 
     def least_bright_on_stroke(self) -> float:
         """The least mass any estimate but the prior-start block chains puts on the bright half (>= 128) of the
-        stroke image (the second), over the seeds."""
-        return min(float(p[:, 1, 128:].sum(-1).min()) for name, p in self.estimates.items()
+        stroke image, over the seeds."""
+        stroke = self.position("stroke")
+        return min(float(p[:, stroke, 128:].sum(-1).min()) for name, p in self.estimates.items()
                    if name != "block chains, prior starts")
 
     def tempering_lead(self, highest: bool = False) -> torch.Tensor:
@@ -94,7 +101,7 @@ class DFindings:
         return (self.evidence[n] > self.evidence["prior prefixes, n = 16"]).sum(0)
 
 
-def d_findings(single_d: HardChains, block: ChainFindings, e: DEstimators, rb: RBReverse, explored: Explored,
+def d_findings(single_d: SingleSiteChains, block: ChainFindings, e: DEstimators, rb: RBReverse, explored: Explored,
                tempered: TemperingFindings) -> DFindings:
     """``DFindings`` from the single-site (d) chains, the chains' findings, the cached estimators, the
     Rao-Blackwellised estimate, the explorer's results (the exact (e) of the (d) images among them) and the
@@ -136,3 +143,9 @@ def evidence_table(f: DFindings) -> pd.DataFrame:
     """log2 evidence p(x_>m) per method and image: mean (smallest to largest) over the seeds."""
     return pd.DataFrame([{"method": name, **{f"#{i}": spread_cell(v[:, k]) for k, i in enumerate(f.indices)}}
                          for name, v in f.evidence.items()])
+
+
+def answer(f: DFindings) -> dict[int, torch.Tensor]:
+    """Our answer to (d) per conditioning image (test-set index -> [256]): the tempering runs' pooled estimate
+    (``DFindings.reference``)."""
+    return dict(zip(f.indices, f.reference().unbind(0), strict=True))

@@ -1,8 +1,8 @@
-"""What Q3's tempering runs on MNIST say (``tempering``): how many steps they took, how their moves behave as
+"""What Q3's tempering runs on MNIST say (``tempering_runs``): how many steps they took, how their moves behave as
 the temperature rises, what each run answers and how far the runs of different seeds are apart (the findings of
-chapter 3's "Tempering on MNIST"; claims: ``q3.claims``).
+chapter 3's "Tempering on MNIST"; claims: ``claims``).
 
-Every function reads the runs handed to it (``tempering.runs``).
+Every function reads the runs handed to it (``tempering_runs.runs``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import pandas as pd
 import torch
 
 from ..core import diagnostics
-from .block_chains import question_setting
-from .mcmc_findings import moves_by_kind
-from .tables import distinct
+from .formatting import distinct
+from .mcmc_runs import moves_by_kind
+from .setting import question_setting
 
 if TYPE_CHECKING:
-    from .tempering import Tempered
+    from .tempering_runs import Tempered
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
         1 / (weights ** 2).sum(-1) / weights.shape[-1],
         torch.tensor([distinct(r.samples, r.inputs["particles"]) for r in runs]), stack("pixel_posterior").double(),
         first.moves, [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
-        first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"])[1],
+        first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"]).known_from,
         torch.tensor([r.seconds for r in runs]))
 
 
@@ -123,7 +123,7 @@ def particles_study(full: TemperingFindings, full_rhat: torch.Tensor, fewer_log2
                     runs: Callable[[str, int], list[Tempered]]) -> dict[str, dict]:
     """The (d) runs by particles per image: "found" and "rhat", n -> the runs' findings and their R-hat between
     runs, from the full runs' (``full``, ``full_rhat``), the log2 p of the fewer-particle runs' draws
-    (``Scores.fewer_particles``) and ``runs`` (``tempering.runs``)."""
+    (``Scores.fewer_particles``) and ``runs`` (``tempering_runs.runs``)."""
     found = {int(n): tempering_findings(runs("d", int(n))) for n in fewer_log2_p} | {full.particles: full}
     rhat = {int(n): between_runs_rhat(v) for n, v in fewer_log2_p.items()} | {full.particles: full_rhat}
     return {"found": found, "rhat": rhat}
@@ -170,9 +170,3 @@ def kind_means(found: dict[str, TemperingFindings], measure: str, step: int) -> 
 def over_questions(found: dict[str, TemperingFindings], name: str) -> torch.Tensor:
     """A per-run-and-image field of every question's findings ("final_ess", "distinct", ...), flattened into one."""
     return torch.cat([getattr(f, name).flatten() for f in found.values()])
-
-
-def range_text(values: torch.Tensor, fmt: str = "d") -> str:
-    """The smallest and the largest of ``values`` as prose: "a to b", or "a" when they are equal."""
-    low, high = (format(int(v) if fmt == "d" else float(v), fmt) for v in (values.min(), values.max()))
-    return low if low == high else f"{low} to {high}"

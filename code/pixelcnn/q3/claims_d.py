@@ -1,0 +1,92 @@
+"""Q3: the claims of chapter 3 about its answer to (d) (``answer_d``), each a ``@claim`` that quotes the sentence
+it guards (run by ``claims.check``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..study.claims import claim
+from .answer_d import TEMPERING, answer
+from .setting import D_IMAGES
+
+if TYPE_CHECKING:
+    from .answer_d import DFindings
+
+
+@claim
+def test_start_estimate_is_close_to_e(d_findings: DFindings) -> bool:
+    """"their estimate of (d) is within ... of the exact (e) in total variation on the black image and ... and
+    ... on the others": closer to (e) than to any importance estimate on #0, below 0.3 everywhere."""
+    tv = d_findings.tv_to_e()
+    return bool(tv[d_findings.position("black")] < 1e-3 and (tv < 0.3).all())
+
+
+@claim
+def stability_across_seeds_is_as_the_table_says(d_findings: DFindings) -> bool:
+    """"plain importance sampling with reverse proposals gives the same answer for every seed on #0 and #6 but
+    not on the stroke image #2; Rao-Blackwellised, it stays within ... on all three; prior prefixes on none":
+    seed-to-seed TV below 0.05 (0.1 for the Rao-Blackwellised estimate) exactly there."""
+    d = d_findings
+    rev, prior = d.stable("IS, reverse proposals"), d.stable("IS, prior prefixes")
+    rb = d.stable("IS, reverse proposals, Rao-Blackwellised", 2)
+    return rev.tolist() == [True, False, True] and not prior.any() and bool(rb.all())
+
+
+@claim
+def prior_prefixes_have_the_larger_evidence_at_equal_n(d_findings: DFindings) -> bool:
+    """"at equal n the prior prefixes' evidence is the larger for every seed and image"."""
+    return bool((d_findings.reverse_wins("reverse proposals, first 16") == 0).all())
+
+
+@claim
+def plain_reverse_is_is_near_one_hot(d_findings: DFindings) -> bool:
+    """"plain importance sampling with reverse proposals puts at least 0.78 on one value in every case": it
+    counts one sampled middle value; its Rao-Blackwellised version reproduces it on the same proposals."""
+    plain = d_findings.estimates["IS, reverse proposals"]
+    return bool((plain.max(-1).values > 0.78).all()) and d_findings.rb_reproduces
+
+
+@claim
+def rao_blackwellisation_drops_little(d_findings: DFindings) -> bool:
+    """"leaving out at most ... of the weight": below 1e-3."""
+    return d_findings.dropped <= 1e-3
+
+
+@claim
+def every_estimate_agrees_on_black_and_stroke_images(d_findings: DFindings) -> bool:
+    """"on #2 every estimate but the block chains started from the model's own samples puts at least ... of its
+    mass on the bright half": above 0.95."""
+    return d_findings.least_bright_on_stroke() > 0.95
+
+
+@claim
+def the_samplers_that_move_between_regions_say_black_on_the_edge(d_findings: DFindings) -> bool:
+    """"Both tempering runs put most of the mass on black ..., as do the Rao-Blackwellised reverse proposals ...
+    and the block chains started from the reverse model's completions": above one half for each run and seed."""
+    edge = d_findings.position("edge")
+    return bool((d_findings.estimates[TEMPERING][:, edge, 0] > 0.5).all()
+                and (d_findings.estimates["IS, reverse proposals, Rao-Blackwellised"][:, edge, 0] > 0.5).all()
+                and d_findings.estimates["block chains, reverse starts"][0, edge, 0] > 0.5)
+
+
+@claim
+def the_answer_is_black_bright_and_black(d_findings: DFindings) -> bool:
+    """"On the black image #0 it says black and on the stroke image #2 a bright value (254, then 255)", and "On the
+    edge image #6 it says black": the pooled tempering estimate's most likely values."""
+    top = {name: answer(d_findings)[index].topk(2).indices.tolist() for name, index in D_IMAGES.items()}
+    return top["black"][0] == 0 and top["stroke"] == [254, 255] and top["edge"][0] == 0
+
+
+@claim
+def tempering_has_the_largest_evidence_for_d(d_findings: DFindings) -> bool:
+    """"Tempering's estimates lie above every importance-sampling estimate on every image"."""
+    return bool((d_findings.tempering_lead() > 0).all())
+
+
+@claim
+def the_edge_image_splits_the_methods(d_findings: DFindings) -> bool:
+    """"On the edge image #6 the estimates range from a black middle to grey": some estimate puts more than
+    0.99 on black and another less than 0.01."""
+    black = d_findings.black_on_edge().values()
+    return max(black) > 0.99 and min(black) < 0.01
