@@ -182,7 +182,7 @@ def run_alone(path: Path, folder: Path, python: str | None = None, env: dict | N
         client.execute(env=env or fresh_runtime_env(folder.parent / f"{folder.name}-home"))
     finally:
         os.environ.pop("JUPYTER_PATH") if old is None else os.environ.update(JUPYTER_PATH=old)
-    assert (folder / "pixelcnn_files" / "code" / "pixelcnn" / "models.py").exists()
+    assert (folder / "pixelcnn_files" / "code" / "pixelcnn" / "core" / "models.py").exists()
     assert not (folder / "data").exists(), "the notebook fetched MNIST: a result it reads is not shipped"
     return notebook
 

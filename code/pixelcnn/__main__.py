@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "bench":
         from .study.benchmark import run_and_cache, summary
 
-        print(summary(run_and_cache(recompute=True, render=args.render).metrics))
+        render = None
+        if args.render:
+            from .report.build import render_seconds as render
+        print(summary(run_and_cache(recompute=True, render=render).metrics))
     elif args.command == "report":
         from .report.build import build
 

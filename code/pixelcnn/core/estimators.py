@@ -111,14 +111,6 @@ def complete_given_later(model: PixelCNNBase, image: torch.Tensor, proposals: to
                      ess=effective_sample_size(weights), log_evidence=log_mean_exp(log_w))
 
 
-def complete_top_half_sir(model: PixelCNNBase, bottom: torch.Tensor, proposals: torch.Tensor, n: int,
-                          generator: torch.Generator) -> Proposals:
-    """``complete_given_later`` with the known pixels the bottom half (rows H // 2 on): the former name, kept
-    until its callers use that one."""
-    height, width = bottom.shape[-2:]
-    return complete_given_later(model, bottom, proposals, (height // 2) * width, n, generator)
-
-
 def gibbs(model: PixelCNNBase, x: torch.Tensor, unknown: list[int], sweeps: int,
           generator: torch.Generator) -> torch.Tensor:
     """A Gibbs chain over the ``unknown`` raster pixels of one image [1, 1, H, W], the others fixed.

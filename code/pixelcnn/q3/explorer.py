@@ -109,7 +109,7 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     lap("e")
     out["f"] = sample(model, images=x.repeat_interleave(n, 0), start=HALF, generator=generator).cpu()
     lap("f")
-    tops = [est.complete_top_half_sir(model, x[k:k + 1], pool, n, generator) for k in range(len(x))]
+    tops = [est.complete_given_later(model, x[k:k + 1], pool, HALF, n, generator) for k in range(len(x))]
     out["g"], out["g_ess"] = torch.cat([t.samples for t in tops]).cpu(), torch.stack([t.ess.cpu() for t in tops])
     lap("g")
     return {**out, "seconds": seconds}

@@ -229,7 +229,7 @@ def g_pools(inputs: dict) -> dict:
         image = image.unsqueeze(0)
         for pool in range(pools):
             clock = time.perf_counter()
-            p = est.complete_top_half_sir(model, image, proposals[pool], 1, generator)
+            p = est.complete_given_later(model, image, proposals[pool], HALF, 1, generator)
             seconds["prior"] += time.perf_counter() - clock
             clock = time.perf_counter()
             r = est.reverse_proposals(model, reverse, image, HALF, k, generator)

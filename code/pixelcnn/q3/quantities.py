@@ -79,7 +79,7 @@ def results(inputs: dict) -> dict:
     out["f"] = sample(model, images=x.repeat_interleave(n, 0), start=HALF, generator=generator, progress=True).cpu()
     lap("f")
     proposals = sample(model, b["top_proposals"], stop=HALF, generator=generator, progress=True).cpu()
-    tops = [est.complete_top_half_sir(model, x[k:k + 1], proposals, n, generator) for k in range(len(x))]
+    tops = [est.complete_given_later(model, x[k:k + 1], proposals, HALF, n, generator) for k in range(len(x))]
     out["g"], out["g_ess"] = torch.cat([t.samples for t in tops]), torch.stack([t.ess for t in tops])
     lap("g")
     out["empirical_first"] = torch.bincount(test.flatten(1)[:, 0].long(), minlength=256)

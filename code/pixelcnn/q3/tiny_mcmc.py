@@ -18,7 +18,7 @@ from ..core.models import build, check_images
 from ..core.sampling import sample
 from ..study import cache
 from ..study.runs import budget
-from .validation import TINY_ARCH, fit_to_distribution, tiny_model
+from .validation import TINY_ARCH, fit_to_distribution, tiny_model, top_half
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def tiny_check(seed: int = 1, budgets: tuple[int, ...] = (2**10, 2**12, 2**14, 2
                                       exact_d))
             n = max(1, cost // (half + 1))
             proposals = sample(model, n, stop=half, size=size, generator=generator)
-            w = est.complete_top_half_sir(model, image, proposals, 1, generator).weights
+            w = est.complete_given_later(model, image, proposals, top_half(image), 1, generator).weights
             record("g_sir_prior", tv(inf.state_frequencies(proposals, candidates, half, levels, w), exact_g))
             r = est.reverse_proposals(model, reverse, image, half, max(1, cost // (half + 2)), generator)
             record("g_is_reverse", tv(inf.state_frequencies(r.samples, candidates, half, levels, r.weights),

@@ -25,6 +25,11 @@ from ..study.runs import budget
 TINY_ARCH = {"arch": "simple", "levels": 2, "channels": 8, "layers": 2, "first_kernel_size": 3}  # ``models.build``'s
 
 
+def top_half(image: torch.Tensor) -> int:
+    """The raster index of the first pixel of an image's bottom half [..., H, W]: its top half is unknown."""
+    return (image.shape[-2] // 2) * image.shape[-1]
+
+
 def tiny_model(seed: int, sharpness: float = 1.0, **spec) -> PixelCNNBase:
     """The tiny model: ``TINY_ARCH`` (changed by ``spec``, e.g. ``levels=3``) initialised from ``seed``, its output
     weights scaled by ``sharpness``: at 1 its conditionals are spread over many images (the estimators have
@@ -143,7 +148,7 @@ def _errors(model, reverse_model, images: torch.Tensor, budgets: list[int], repe
                 found["d_reverse_is"].append(tv(est.weighted_pixel_distribution(r.samples, r.weights, index,
                                                                                  model.levels), c["d"]))
                 proposals = sample(model, n, stop=half, size=(height, width), generator=generator)
-                drawn = est.complete_top_half_sir(model, image, proposals, 4 * n, generator).samples
+                drawn = est.complete_given_later(model, image, proposals, top_half(image), 4 * n, generator).samples
                 found["g"].append(tv(frequencies(drawn, c), c["p"]))
                 r = est.reverse_proposals(model, reverse_model, image, half, n, generator)
                 drawn = est.resample(r.samples, r.weights, 4 * n, generator)

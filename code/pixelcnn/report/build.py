@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -21,7 +22,8 @@ import nbformat
 from ..study import cache, runs
 from ..study.provenance import source_hash
 from ..study.settings import PACKAGE_DIR, cache_dir, project_root
-from .submission import submission
+from .notebook import to_notebook
+from .submission import execute, submission
 
 SITE = "_site"
 
@@ -173,3 +175,10 @@ def module_list():
 
     return Markdown("\n".join(f"- `{p.relative_to(PACKAGE_DIR).as_posix()}` ({len(p.read_text().splitlines())} lines): "
                                f"{_docstring_summary(p)}" for p in sorted(PACKAGE_DIR.rglob("*.py"))))
+
+
+def render_seconds() -> float:
+    """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
+    start = time.perf_counter()
+    execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())
+    return time.perf_counter() - start

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -18,7 +19,6 @@ from ..core.models import bits_per_dim
 from ..core.sampling import sample
 from . import cache, runs
 from .config import Config
-from .settings import project_root
 
 
 def useful_macs(model: nn.Module, height: int = 28, width: int = 28) -> int:
@@ -154,16 +154,6 @@ def run(configs: dict[str, Config], sampled: Config, small: bool = False) -> dic
             "sampling": sampling_speed(sampled, device), "threads": torch.get_num_threads(), **sampling_device}
 
 
-def render_seconds() -> float:
-    """Seconds to execute the whole report in a fresh kernel with the current (warm) cache."""
-    from ..report.notebook import to_notebook
-    from ..report.submission import execute
-
-    start = time.perf_counter()
-    execute(to_notebook(project_root() / "report.qmd"), cwd=project_root())
-    return time.perf_counter() - start
-
-
 def measured(c: Config) -> dict:
     """What of a config the benchmark's speeds depend on: the architecture and the batch size (not the recipe)."""
     return {"arch": c.arch, **c.model_kwargs(), "batch_size": c.batch_size}
@@ -176,11 +166,11 @@ def inputs() -> dict:
             "sampled": measured(runs.config("q1"))}
 
 
-def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
+def run_and_cache(recompute: bool = False, render: Callable[[], float] | None = None) -> cache.Entry:
     """The benchmark's cache entry (``python -m pixelcnn bench [--render]`` recomputes it).
 
-    With ``render``, the warm-cache execution time of the whole report is measured too (after the
-    speed figures are saved, since the report reads them) and added to the entry.
+    With ``render`` (``report.build.render_seconds``), the warm-cache execution time of the whole report is
+    measured too (after the speed figures are saved, since the report reads them) and added to the entry.
     """
     key, small = inputs(), runs.budget()["benchmark_small"]
     configs = {name: Config.from_dict(c) for name, c in key["configs"].items()}
@@ -191,7 +181,7 @@ def run_and_cache(recompute: bool = False, render: bool = False) -> cache.Entry:
     entry = cache.get("benchmark", key, lambda folder: run(configs, sampled, small), "python -m pixelcnn bench",
                       allowed=recompute or small or retrain)
     if render:
-        metrics = {**entry.metrics, "report_render_seconds": render_seconds()}
+        metrics = {**entry.metrics, "report_render_seconds": render()}
         cache.remove("benchmark", key)
         entry = cache.get("benchmark", key, lambda folder: metrics, "python -m pixelcnn bench --render")
     return entry
