@@ -66,3 +66,19 @@ def test_runs_combined_by_evidence_converge_to_the_exact_answer_and_their_plain_
     exact_log_z = float(torch.logsumexp(inf.log_probs(model, candidates).double(), 0))  # log p(bottom half)
     assert abs(float(pooled) - exact_log_z) < 0.1
 
+
+
+def test_the_committed_small_runs_of_d_read_as_runs_weighted_by_their_evidence(monkeypatch):
+    from pixelcnn.q3 import small_runs, tempering_runs
+    from pixelcnn.study.settings import project_root
+
+    monkeypatch.delenv("PIXELCNN_PROFILE", raising=False)
+    monkeypatch.setenv("PIXELCNN_CACHE", str(project_root() / "cache"))
+    found = small_runs.read(tempering_runs.small_runs("d"))
+    runs, groups = found.log2_evidence.shape
+    assert found.answers.shape == (runs, groups, 256) and found.particles == 16
+    torch.testing.assert_close(found.weights.sum(0), torch.ones(groups, dtype=torch.float64))
+    torch.testing.assert_close(found.combined.sum(1), torch.ones(groups, dtype=torch.float64))
+    assert (found.pooled_log2_evidence <= found.log2_evidence.max(0).values + 1e-9).all()
+    assert (found.pooled_log2_evidence >= found.log2_evidence.max(0).values - torch.log2(torch.tensor(runs))).all()
+    assert (found.hamming < found.digit_hamming).all() and (found.ancestors <= found.particles).all()

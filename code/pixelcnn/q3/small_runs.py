@@ -1,4 +1,4 @@
-"""What the many small tempering runs of (d) say (``tempering.small_runs``): each run's answer and evidence, the
+"""What the many small tempering runs of (d) say (``tempering_runs.small_runs``): each run's answer and evidence, the
 spread of the evidence across runs, their answer combined by evidence, and how diverse each run's particles are.
 
 Independent SMC runs combine as sum_r Z_r pi_r / sum_r Z_r (``diagnostics.combine_by_evidence``): consistent as
@@ -32,8 +32,7 @@ class SmallRuns:
     ancestors: torch.Tensor  # [R, G]: how many of a run's first particles have descendants at the end
     particles: int
     steps: int  # tempering steps of the frozen schedule (to the last image's beta = 1)
-    seconds: float  # seconds of tempering of all runs together, on two CPU cores
-    wall_seconds: float  # of all runs together, the pixel posterior included (their entries' wall time)
+    seconds: float  # seconds of tempering of all runs together (the pixel posterior not included)
     digit_hamming: float  # mean Hamming distance between test digits over the same pixels
 
     @property
@@ -69,9 +68,8 @@ def digit_hamming(pixels: int, count: int = 500) -> float:
     return float(diagnostics.hamming(digits.unsqueeze(0), pixels).sum() / (count * (count - 1)))
 
 
-def read(runs: list, wall_seconds: float) -> SmallRuns:
-    """The findings of ``tempering.small_runs("d")`` (``Tempered`` results with ancestors) that took
-    ``wall_seconds`` in all."""
+def read(runs: list) -> SmallRuns:
+    """The findings of ``tempering_runs.small_runs("d")`` (``Tempered`` results with ancestors)."""
     first = runs[0]
     groups, n = first.log_weights.shape
     pixels = first.inputs["pixel"][0] * first.images.shape[-1] + first.inputs["pixel"][1] + 1  # the unknown prefix
@@ -81,5 +79,5 @@ def read(runs: list, wall_seconds: float) -> SmallRuns:
         images=list(first.inputs["images"]), answers=torch.stack([run.pixel_posterior for run in runs]),
         log2_evidence=torch.stack([run.log_evidence for run in runs]) / LOG2, hamming=hamming,
         ancestors=torch.stack([diagnostics.distinct_ancestors(run.ancestors) for run in runs]), particles=n,
-        steps=len(first.betas) - 1, seconds=sum(run.seconds for run in runs), wall_seconds=wall_seconds,
+        steps=len(first.betas) - 1, seconds=sum(run.seconds for run in runs),
         digit_hamming=digit_hamming(pixels))

@@ -64,7 +64,13 @@ _FULL = BUDGETS["full"]["tempering"]
 def tempering(inputs: dict) -> dict:
     """The particles of one tempering run (resumable; on two CPU cores about half an hour for (d), its middle
     pixel's full conditionals included, and three quarters of an hour for (g))."""
-    model, reverse = load_identity(inputs["model"]), load_identity(inputs["reverse"])
+    return _run(inputs, load_identity(inputs["reverse"]), ess_target=inputs["ess_target"])
+
+
+def _run(inputs: dict, reverse: torch.nn.Module | None, **options) -> dict:
+    """One tempering run of ``inputs`` (resumable: saved after every step) with ``options`` of ``smc.temper``, and
+    what its entry keeps: the particles as uint8, the images, and for (d) the middle pixel's posterior."""
+    model = load_identity(inputs["model"])
     known_from = question_setting(inputs["question"]).known_from
     middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
     x = load_images("test")[inputs["images"]].long()
@@ -73,8 +79,7 @@ def tempering(inputs: dict) -> dict:
     checkpoint = cache.work_folder("estimate", inputs) / "particles.pt"
     particles = smc.temper(model, reverse, x, known_from, inputs["particles"],
                            torch.Generator().manual_seed(inputs["seed"]), schedule=schedule, sites=inputs["sites"],
-                           sweeps=inputs["sweeps"], ess_target=inputs["ess_target"], checkpoint=checkpoint,
-                           progress=True)
+                           sweeps=inputs["sweeps"], checkpoint=checkpoint, progress=True, **options)
     posterior = smc.pixel_posterior(model, particles, middle) if inputs["question"] == "d" else torch.zeros(0)
     shutil.rmtree(checkpoint.parent, ignore_errors=True)
     return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
@@ -127,24 +132,9 @@ def _small_run_inputs(question: str, seed: int) -> dict:
 def small_run(inputs: dict) -> dict:
     """One small tempering run on the frozen temperatures, without the reverse model (resumable; on two CPU
     cores a few minutes for (d), its middle pixel's full conditionals included)."""
-    model = load_identity(inputs["model"])
-    known_from = question_setting(inputs["question"]).known_from
-    middle = inf.raster_index(tuple(inputs["pixel"]), SIZE[1])
-    x = load_images("test")[inputs["images"]].long()
-    schedule = [(p, a, b) for p, rows in inputs["schedule"]
-                for a, b in blocks.row_blocks(known_from, SIZE[1], rows or SIZE[0])]
-    checkpoint = cache.work_folder("estimate", inputs) / "particles.pt"
-    particles = smc.temper(model, None, x, known_from, inputs["particles"],
-                           torch.Generator().manual_seed(inputs["seed"]), schedule=schedule, sites=inputs["sites"],
-                           sweeps=inputs["sweeps"],
-                           temperatures=frozen_temperatures(tempering.load(inputs["pilot"]), inputs["refine"]),
-                           checkpoint=checkpoint, progress=True)
-    posterior = smc.pixel_posterior(model, particles, middle) if inputs["question"] == "d" else torch.zeros(0)
-    shutil.rmtree(checkpoint.parent, ignore_errors=True)
-    return {**asdict(particles), "samples": particles.samples.to(torch.uint8), "images": x,
-            "pixel_posterior": posterior}
-
+    return _run(inputs, None, temperatures=frozen_temperatures(tempering.load(inputs["pilot"]), inputs["refine"]))
 
 def small_runs(question: str) -> list[Tempered]:
     """The small runs of question "d", one per seed of the budget's ``tempering_runs``."""
     return [small_run(question, seed) for seed in budget()["tempering_runs"]["seeds"]]
+
