@@ -138,7 +138,7 @@ def check_submitted(path: Path) -> nbformat.NotebookNode:
     for markup in ("{python}", "np.int64", "tensor(", "@fig-", "<details"):
         assert markup not in prose, f"{markup!r} in the notebook's text"
     for listed in ("class ShiftedConv", "def training_step", "self.log(", "def full_conditional",
-                   "def complete_top_half_sir", "def update("):  # the code of the answers, as text
+                   "def complete_given_later", "def update("):  # the code of the answers, as text
         assert listed in text, f"{listed!r} not shown as text"
     assert "```python" in text and "bits/dim" in text
     images = sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))

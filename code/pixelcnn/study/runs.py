@@ -111,8 +111,9 @@ BUDGETS = {
                       "sweeps": 2, "ess_target": 0.5, "seeds": (0, 1), "fewer_particles": (8, 16, 32)},
         # Many small tempering runs (q3.tempering_runs.small_runs), each with its own evidence, combined by it: the
         # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
-        # ``refine``), resampling at every step, no reverse move (never accepted in the runs above).
-        "tempering_runs": {"particles": 16, "seeds": tuple(range(100, 108)), "pilot_seed": 0, "refine": 1,
+        # ``refine``), resampling at every step, no reverse move (never accepted in the runs above). Seeds 100 on;
+        # more runs add seeds (each run is its own entry, keyed by its seed).
+        "tempering_runs": {"particles": 16, "seeds": (100, 101, 102), "pilot_seed": 0, "refine": 1,
                            "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
