@@ -1,7 +1,7 @@
 """Q1: the findings and claims of chapter 1.
 
 Each section's numbers come from one frozen findings object (``search_findings``, ``batch_findings``; the
-runs of the chosen configuration are in ``q1_training``, the comparisons with gated layers in ``q1_gates``);
+runs of the chosen configuration are in ``training_runs``, the comparisons with gated layers in ``gates``);
 each claim its prose makes is a ``@claim`` below (its docstring quotes the sentence), run by ``check`` at
 render time and by ``tests/test_claims.py``.
 """

@@ -1,5 +1,5 @@
 """Q1: the tables and figure data of chapter 1, from the cached runs and the one side-by-side benchmark
-(its findings and claims: ``q1_findings``, ``q1_training`` and ``q1_gates``).
+(its findings and claims: ``search``, ``training_runs`` and ``gates``).
 
 ``speed`` is the benchmark's metrics (``benchmark.run_and_cache().metrics``): every throughput of the
 chapter is read from it, each the median of interleaved rounds whose spread it keeps.

@@ -1,5 +1,5 @@
 """Q1: the runs of the chosen configuration (chapter 1, "Training the chosen model"): what their curves show,
-their findings and the claims the section's prose makes (``check``, as in ``q1_findings``).
+their findings and the claims the section's prose makes (``check``, as in ``search``).
 """
 
 from __future__ import annotations
