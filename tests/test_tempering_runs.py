@@ -82,3 +82,4 @@ def test_the_committed_small_runs_of_d_read_as_runs_weighted_by_their_evidence(m
     assert (found.pooled_log2_evidence <= found.log2_evidence.max(0).values + 1e-9).all()
     assert (found.pooled_log2_evidence >= found.log2_evidence.max(0).values - torch.log2(torch.tensor(runs))).all()
     assert (found.hamming < found.digit_hamming).all() and (found.ancestors <= found.particles).all()
+    assert found.evidence_spread.shape == (groups,) and (found.evidence_spread > 0).all()

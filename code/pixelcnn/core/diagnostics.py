@@ -73,7 +73,8 @@ def hamming(particles: torch.Tensor, pixels: int) -> torch.Tensor:
     """The fraction of the first ``pixels`` raster pixels on which two particles differ, for every pair of each
     group: particles [G, n, ...] -> [G, n, n] (0 on the diagonal)."""
     flat = particles.reshape(*particles.shape[:2], -1)[:, :, :pixels]
-    return (flat.unsqueeze(2) != flat.unsqueeze(1)).double().mean(-1)
+    # one particle against all at a time: [G, n, pixels] comparisons in memory, not [G, n, n, pixels]
+    return torch.stack([(flat[:, i:i + 1] != flat).double().mean(-1) for i in range(flat.shape[1])], dim=1)
 
 
 def distinct_ancestors(ancestors: torch.Tensor) -> torch.Tensor:

@@ -55,11 +55,6 @@ class SmallRuns:
         """The standard deviation of log2 evidence across runs [G], in bits."""
         return self.log2_evidence.std(0)
 
-    @property
-    def plain_mean(self) -> torch.Tensor:
-        """The runs' answers averaged with equal weights [G, 256] (not consistent: for comparison)."""
-        return self.answers.double().mean(0)
-
 
 def digit_hamming(pixels: int, count: int = 500) -> float:
     """The mean Hamming distance between pairs of the first ``count`` test digits over their first ``pixels``
