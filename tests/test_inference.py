@@ -128,6 +128,23 @@ def test_reverse_proposals_correct_a_poor_proposal(tiny, reverse):
     assert 1 <= out.ess <= 4000
 
 
+def test_rao_blackwellised_pixel_averages_the_full_conditionals_of_the_heavy_samples(tiny, reverse):
+    model, images, p = tiny
+    k = 100
+    truth = exact(p, images, (images[:, INDEX + 1:] == images[k, INDEX + 1:]).all(1))
+    x = images[k].view(1, 1, 3, 3)
+    out = est.reverse_proposals(model, reverse, x, INDEX + 1, 200, torch.Generator().manual_seed(0))
+    every = est.rao_blackwellised_pixel(model, out.samples, out.weights, INDEX, dropped=0.0)
+    by_hand = out.weights.double() @ inf.full_conditional(model, out.samples, INDEX).double()
+    torch.testing.assert_close(every, by_hand)
+    torch.testing.assert_close(every.sum(), torch.tensor(1.0, dtype=torch.float64))
+    plain = est.weighted_pixel_distribution(out.samples, out.weights, INDEX, 2)
+    assert diagnostics.total_variation(every, truth) < diagnostics.total_variation(plain, truth) + 0.01
+    # dropping the lightest samples' conditionals leaves their own values: the two differ by at most the weight left
+    cut = est.rao_blackwellised_pixel(model, out.samples, out.weights, INDEX, dropped=0.3)
+    assert diagnostics.total_variation(cut, every) <= 0.3
+
+
 def test_gibbs_chain_targets_the_top_half_posterior(tiny):
     model, images, p = tiny
     k, top = 300, 3

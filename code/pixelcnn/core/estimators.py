@@ -105,7 +105,8 @@ def complete_given_later(model: PixelCNNBase, image: torch.Tensor, proposals: to
     k = len(proposals)
     candidates = image.repeat(k, 1, 1, 1)
     candidates.view(k, -1)[:, :known_from] = proposals.view(k, -1)[:, :known_from]
-    log_w = pixel_log_probs(model, candidates)[:, known_from:].sum(1).double()
+    log_w = torch.cat([pixel_log_probs(model, chunk)[:, known_from:].sum(1).double()
+                       for chunk in candidates.split(512)])  # in chunks: the logits of 512 images take 400 MB
     weights = torch.softmax(log_w, dim=0)
     return Proposals(samples=resample(candidates, weights, n, generator), weights=weights,
                      ess=effective_sample_size(weights), log_evidence=log_mean_exp(log_w))
@@ -159,8 +160,23 @@ def reverse_proposals(model: PixelCNNBase, reverse_model: PixelCNNBase, x: torch
 def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, index: int,
                                 levels: int) -> torch.Tensor:
     """The distribution of pixel ``index``'s value over weighted samples: [levels]."""
-    values = samples.reshape(len(samples), -1)[:, index].long()
+    values = samples.flatten(1)[:, index].long()
     return torch.zeros(levels, dtype=torch.float64).index_add_(0, values.cpu(), weights.double().cpu())
+
+
+def rao_blackwellised_pixel(model: PixelCNNBase, samples: torch.Tensor, weights: torch.Tensor, index: int,
+                            dropped: float = 1e-3) -> torch.Tensor:
+    """sum_n w_n p(x_index | sample n without that pixel) over weighted samples (long [n, 1, H, W]): [levels].
+
+    The exact full conditional (``levels`` passes each) replaces each sample's own value of pixel ``index``; it is
+    computed for the heaviest samples that carry all but ``dropped`` of the weight, the rest keep their value.
+    """
+    w = weights.double().cpu()
+    order = w.argsort(descending=True)
+    kept = min(int((w[order].cumsum(0) < 1 - dropped).sum()) + 1, len(w))
+    rest = weighted_pixel_distribution(samples[order[kept:]], w[order[kept:]], index, model.levels)
+    heavy = full_conditional(model, samples[order[:kept]], index).double().cpu()
+    return w[order[:kept]] @ heavy + rest
 
 
 def resample(samples: torch.Tensor, weights: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -2,8 +2,10 @@
 
 ``results``: the answers precomputed for the test images of ``budget()["explore"]`` (one cache entry; shown by
 ``report.explorer``); ``answers``: the same for any images and pixel (the notebook's live panel,
-``report.explorer_panel``). The methods: (c) and (e) exact, (d) importance sampling with reverse-model
-proposals, (f) exact ancestral sampling, (g) sampling-importance-resampling with prior proposals from one pool.
+``report.explorer_panel``). The methods: (c) and (e) exact, (f) exact ancestral sampling; (d) the
+Rao-Blackwellised importance sampler with reverse-model proposals (``estimators.rao_blackwellised_pixel``: the
+cheaper method chapter 3 measures against the tempering answer), (g) the chapter's answer, sampling-importance-
+resampling from one pool of the forward model's own top halves (here one pool shared by all the images).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Explored:
     digits: torch.Tensor  # long [N]: their digits
     images: torch.Tensor  # long [N, 1, 28, 28]
     c: torch.Tensor  # [N, 256]: p(x_middle | before), exact
-    d: torch.Tensor  # [N, 256]: p(x_middle | after), importance sampling with reverse-model proposals
+    d: torch.Tensor  # [N, 256]: p(x_middle | after), Rao-Blackwellised IS with reverse-model proposals
     d_ess: torch.Tensor  # [N]
     e: torch.Tensor  # [N, 256]: p(x_middle | all others), exact
     f: torch.Tensor  # long [N * n, 1, 28, 28]: bottom halves sampled given the top
@@ -73,7 +75,8 @@ class Explored:
         """The answers for the k-th image, as ``answers`` gives them for one image."""
         n = self.inputs["budget"]["completions"]
         return {"c": self.c[k:k + 1], "d": self.d[k:k + 1], "e": self.e[k:k + 1], "d_ess": self.d_ess[k:k + 1],
-                "f": self.f[k * n:(k + 1) * n], "g": self.g[k * n:(k + 1) * n], "g_ess": self.g_ess[k:k + 1]}
+                "f": self.f[k * n:(k + 1) * n], "g": self.g[k * n:(k + 1) * n], "g_ess": self.g_ess[k:k + 1],
+                "g_pool": self.inputs["budget"]["top_proposals"]}
 
 
 def _results_inputs(seed: int = 0) -> dict:
@@ -87,8 +90,10 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
             pool: torch.Tensor) -> dict:
     """(c)-(g) for images x (long [B, 1, H, W]) at raster pixel ``index``, with the seconds each took.
 
-    c, d, e: [B, levels]; d_ess, g_ess: [B]; f, g: long [B * n, 1, H, W] (n = ``b["completions"]``).
-    (d) draws ``b["reverse_proposals"]`` reverse-model completions per image; (g) resamples from
+    c, d, e: [B, levels]; d_ess, g_ess: [B]; f, g: long [B * n, 1, H, W] (n = ``b["completions"]``); g_pool: the
+    pool's size.
+    (d) draws ``b["reverse_proposals"]`` reverse-model completions per image and replaces the middle pixel of
+    those carrying all but ``b["dropped"]`` of the weight by its full conditional; (g) resamples from
     ``pool``, prior samples of the top half (long [P, 1, H, W]).
     """
     out, seconds, clock, n = {}, {}, time.perf_counter(), b["completions"]
@@ -101,7 +106,7 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     lap("c")
     proposals = [est.reverse_proposals(model, reverse, x[k:k + 1], index + 1, b["reverse_proposals"], generator)
                  for k in range(len(x))]
-    out["d"] = torch.stack([est.weighted_pixel_distribution(r.samples, r.weights, index, model.levels)
+    out["d"] = torch.stack([est.rao_blackwellised_pixel(model, r.samples, r.weights, index, b["dropped"])
                             for r in proposals])
     out["d_ess"] = torch.stack([r.ess.cpu() for r in proposals])
     lap("d")
@@ -112,7 +117,7 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     tops = [est.complete_given_later(model, x[k:k + 1], pool, HALF, n, generator) for k in range(len(x))]
     out["g"], out["g_ess"] = torch.cat([t.samples for t in tops]).cpu(), torch.stack([t.ess.cpu() for t in tops])
     lap("g")
-    return {**out, "seconds": seconds}
+    return {**out, "g_pool": len(pool), "seconds": seconds}
 
 
 @cache.declare("q3-explore", Explored, _results_inputs)
@@ -129,4 +134,5 @@ def results(inputs: dict) -> dict:
     seconds = {k: sum(p["seconds"][k] for p in parts) for k in parts[0]["seconds"]}
     seconds["g"] += pool_seconds
     return {"indices": torch.tensor(inputs["images"]), "digits": test_digits()[inputs["images"]], "images": x,
-            **{k: torch.cat([p[k] for p in parts]) for k in parts[0] if k != "seconds"}, "seconds": seconds}
+            **{k: torch.cat([p[k] for p in parts]) for k in parts[0] if k not in ("seconds", "g_pool")},
+            "seconds": seconds}

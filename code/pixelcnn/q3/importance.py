@@ -177,14 +177,12 @@ def rb_reverse(inputs: dict) -> dict:
             seconds["proposals"] += time.perf_counter() - clock
             clock = time.perf_counter()
             w = r.weights.double()
-            order = w.argsort(descending=True)
-            kept = int((w[order].cumsum(0) < 1 - inputs["dropped"]).sum()) + 1
+            kept = int((w.sort(descending=True).values.cumsum(0) < 1 - inputs["dropped"]).sum()) + 1
             plain = est.weighted_pixel_distribution(r.samples, w, middle, model.levels)
-            rest = est.weighted_pixel_distribution(r.samples[order[kept:]], w[order[kept:]], middle, model.levels)
-            rb = w[order[:kept]] @ inf.full_conditional(model, r.samples[order[:kept]], middle) + rest
+            rb = est.rao_blackwellised_pixel(model, r.samples, w, middle, inputs["dropped"])
             seconds["full_conditionals"] += time.perf_counter() - clock
             for name, value in (("rb", rb), ("plain", plain), ("kept", torch.tensor(kept)),
-                                ("dropped", w[order[kept:]].sum()),
+                                ("dropped", w.sort(descending=True).values[kept:].sum()),
                                 ("log_evidence_first", est.log_mean_exp(log_w_first))):
                 out.setdefault(name, []).append(value)
             print(f"seed {seed}, image {k}: {kept} proposals kept, {seconds}", flush=True)
@@ -242,3 +240,39 @@ def g_pools(inputs: dict) -> dict:
     result = {name: torch.cat(v) if name in ("prior", "reverse") else torch.stack(v).double().view(len(x), pools)
               for name, v in out.items()}
     return {"images": x, **result, "seconds": seconds}
+
+
+@dataclass(frozen=True)
+class PooledSIR:
+    """(g) by SIR from one pool per image of the forward model's own top halves: the completions, long
+    [N * completions, 1, 28, 28] (image-major), with the pool's ESS and log evidence of the bottom half [N]."""
+
+    inputs: dict  # ``pooled_sir.inputs()``: the model, the images, the pool's size, completions per image, the seed
+    completions: torch.Tensor
+    ess: torch.Tensor
+    log_evidence: torch.Tensor  # nats
+    seconds: dict
+
+
+def _pooled_sir_inputs(seed: int = 0) -> dict:
+    """Everything ``pooled_sir`` depends on: ``g_pools``' proposals read as one pool (the same seed draws them)."""
+    pools = g_pools.inputs(seed)
+    return {"model": pools["model"], "images": pools["images"], "proposals": pools["pools"] * pools["proposals"],
+            "completions": pools["pools"], "seed": seed}
+
+
+@cache.declare("q3-g-pooled", PooledSIR, _pooled_sir_inputs)
+def pooled_sir(inputs: dict) -> dict:
+    """Our answer to (g): every completion resampled from one pool per image of all the prior proposals of
+    ``g_pools`` (the same draws: the same seed, drawn first), so that the evidence and the completions come from
+    the same n (about ten minutes on a CPU)."""
+    model = load_identity(inputs["model"])
+    generator = torch.Generator().manual_seed(inputs["seed"])
+    x = load_images("test")[inputs["images"]].long()
+    clock = time.perf_counter()
+    proposals = sample(model, inputs["proposals"], stop=HALF, generator=generator, progress=True)
+    drawn = [est.complete_given_later(model, image.unsqueeze(0), proposals, HALF, inputs["completions"], generator)
+             for image in x]
+    return {"completions": torch.cat([d.samples for d in drawn]), "ess": torch.stack([d.ess for d in drawn]),
+            "log_evidence": torch.stack([d.log_evidence for d in drawn]),
+            "seconds": {"total": time.perf_counter() - clock}}

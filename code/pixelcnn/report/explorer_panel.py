@@ -27,13 +27,15 @@ class Panel:
 
     It opens on the precomputed figure of the first image of ``precomputed`` (so "Run all" needs no
     model); the models, the test images and (g)'s pool of prior proposals are loaded at the first
-    update. ``models`` (forward, reverse) replaces the report's, ``b`` the budgets of ``results``.
+    update. ``models`` (forward, reverse) replaces the report's, ``b`` the budgets of ``results`` (default: the
+    precomputed ones with a ``pool`` of prior proposals for (g); the figure says its size).
     """
 
     def __init__(self, precomputed: Explored, models: tuple | None = None, b: dict | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, pool: int = 512) -> None:
         self.models, self.generator = models, torch.Generator().manual_seed(seed)
-        self.budget = b or precomputed.inputs["budget"]
+        # (g)'s pool: smaller than the precomputed one, so that the first update takes seconds, not minutes
+        self.budget = b or {**precomputed.inputs["budget"], "top_proposals": pool}
         self.first = int(precomputed.indices[0])
         self.image = plots.png(entry_figure(precomputed, 0))  # the PNG shown
         heading = title(self.first, int(precomputed.digits[0]), precomputed.images[0], MIDDLE)

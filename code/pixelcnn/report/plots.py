@@ -249,7 +249,8 @@ def convergence(result):
 
 
 EXPLORED_LABELS = {"c": "(c) given the pixels before (exact)",
-                   "d": "(d) given the pixels after (IS, reverse proposals)", "e": "(e) given all other pixels (exact)"}
+                   "d": "(d) given the pixels after (Rao-Blackwellised IS, reverse proposals)",
+                   "e": "(e) given all other pixels (exact)"}
 
 
 def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: str, per: int) -> plt.Figure:
@@ -270,7 +271,7 @@ def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: 
     axes = bottom.subplots(1, 2)
     rows, x = image.shape[-2] // 2, image[None]
     completions(x, found["f"], per, rows, "top", "(f) bottom half given the top (exact)", ax=axes[0])
-    g_title = f"(g) top half given the bottom (SIR, ESS {found['g_ess'][0]:.1f})"
+    g_title = f"(g) top half given the bottom (SIR from {found['g_pool']:,} prior tops, ESS {found['g_ess'][0]:.1f})"
     completions(x, found["g"], per, rows, "bottom", g_title, ax=axes[1])
     return fig
 

@@ -113,8 +113,8 @@ BUDGETS = {
         # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
         # ``refine``), resampling at every step, no reverse move (never accepted in the runs above). Seeds 100 on;
         # more runs add seeds (each run is its own entry, keyed by its seed).
-        "tempering_runs": {"particles": 16, "seeds": (100, 101, 102, 103, 104, 105, 106, 107), "pilot_seed": 0, "refine": 1,
-                           "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
+        "tempering_runs": {"particles": 16, "seeds": (100, 101, 102, 103, 104, 105, 106, 107), "pilot_seed": 0,
+                           "refine": 1, "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
         # images (``q3.explorer.choose_images``: the first two of every digit whose middle pixel is black, on a
@@ -123,7 +123,7 @@ BUDGETS = {
         "explore": {"images": (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 27,
                                30, 34, 35, 38, 42, 43, 50, 52, 61, 62, 64, 81, 84, 87, 88, 90, 97, 102, 107, 111,
                                127, 142, 149, 154, 158, 177, 186, 233, 346, 391, 403, 1411, 1748, 4880, 5457, 5642),
-                    "reverse_proposals": 16, "completions": 4, "top_proposals": 32},
+                    "reverse_proposals": 16, "completions": 4, "top_proposals": 4096, "dropped": 1e-3},
     },
     "smoke": {
         "runs": {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,
@@ -143,7 +143,8 @@ BUDGETS = {
         "tempering_runs": {"particles": 4, "seeds": (100, 101), "pilot_seed": 0, "refine": 1,
                            "schedule": (("forward", 0),), "sites": 1, "sweeps": 1},
         "benchmark_small": True,
-        "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
+        "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2,
+                    "dropped": 1e-3},
     },
 }
 
