@@ -103,8 +103,8 @@ def test_between_runs_rhat_separates_runs_in_different_regions():
 
 
 def test_a_field_is_read_over_both_questions(found):
-    both = over_questions({"d": found, "g": found}, "distinct")
-    assert both.tolist() == found.distinct.flatten().tolist() * 2
+    both = over_questions({"d": found, "g": found}, "hamming")
+    assert both.tolist() == found.hamming.flatten().tolist() * 2
 
 
 def test_runs_with_more_particles_come_last_in_their_table(found):
@@ -121,8 +121,14 @@ def test_the_evidence_rise_runs_from_the_fewest_particles_to_the_most(found):
     assert evidence_rise({64: found, 8: few}).tolist() == pytest.approx([10.0, 9.75])
 
 
-def test_distinct_particles_are_counted_per_image(found):
-    assert found.distinct.tolist() == [[1, 1], [1, 1]]  # the fake runs' particles are all blank
+def test_a_run_whose_particles_are_copies_has_no_diversity(found):
+    assert found.hamming.tolist() == [[0.0, 0.0], [0.0, 0.0]]  # the fake runs' particles are all blank
+    r = run(0, (0, 0), (0.0, 0.0))
+    samples = torch.zeros(8, 1, 28, 28, dtype=torch.uint8)
+    samples[1, 0, 0, :14] = 255  # image 0: one particle of four differs from the rest on 14 unknown pixels
+    found = tempering_findings([Tempered(**{**r.__dict__, "samples": samples})])
+    pairs = 2 * 3  # ordered pairs with that particle, of 4 * 3
+    assert found.hamming[0].tolist() == pytest.approx([pairs / 12 * 14 / (MIDDLE_INDEX + 1), 0.0])
 
 
 def test_ranges_read_as_prose():

@@ -1,7 +1,7 @@
 """Q3's answer to (d), the middle pixel given the pixels after it: every estimate side by side, their stability
-across seeds, their distance to the reference (the tempering runs' pooled estimate) and to the exact (e), each
-method's evidence (the findings and tables of chapter 3's "(d) judged" section; claims: ``claims_d``), and the
-answer itself per conditioning image (``answer``).
+across seeds, their distance to the reference (the small tempering runs combined by their evidence) and to the
+exact (e), each method's evidence (the findings and tables of chapter 3's "(d) judged" section; claims:
+``claims_d``), and the answer itself per conditioning image (``answer``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ if TYPE_CHECKING:
     from .importance import DEstimators, RBReverse
     from .mcmc_reading import ChainFindings
     from .mcmc_runs import SingleSiteChains
+    from .small_runs import SmallRuns
     from .tempering_reading import TemperingFindings
 
 TEST_START = "single-site chains, test-image starts"
-TEMPERING = "SMC tempering from the prior"
+TEMPERING = "SMC tempering, adaptive runs"  # the 64-particle runs of ``tempering_runs.tempering``
+SMALL_RUNS = "SMC tempering, small runs by evidence"  # ``small_runs.SmallRuns.combined``: the answer
+MARKOV = 0.99  # the confidence of the bound on the importance samplers' shortfall
 STABLE = 0.05  # a method's estimates on one image count as stable across seeds when no two differ by more (TV)
 
 
@@ -55,9 +58,9 @@ class DFindings:
         return self.indices.index(D_IMAGES[name])
 
     def reference(self) -> torch.Tensor:
-        """The estimate the others are measured against, per image [N, 256]: the tempering runs' answers pooled
-        (their mean over the seeds)."""
-        return self.estimates[TEMPERING].mean(0)
+        """The estimate the others are measured against, per image [N, 256]: the small tempering runs' answers
+        combined by their evidence (our answer)."""
+        return self.estimates[SMALL_RUNS][0]
 
     def spread(self, name: str) -> torch.Tensor:
         """The largest TV between two seeds' estimates of a method, per image [N]."""
@@ -88,13 +91,32 @@ class DFindings:
         return min(float(p[:, stroke, 128:].sum(-1).min()) for name, p in self.estimates.items()
                    if name != "block chains, prior starts")
 
+    def importance_best(self) -> torch.Tensor:
+        """The highest log2 evidence of any importance sampler and seed, per image [N]."""
+        rows = [v for name, v in self.evidence.items() if not name.startswith("tempering")]
+        return torch.cat(rows).max(0).values
+
     def tempering_lead(self, highest: bool = False) -> torch.Tensor:
-        """Per image [N], how far (bits) the lowest (or the highest) tempering run's log2 evidence lies above the
-        highest of every other estimate's."""
-        rows = dict(self.evidence)
-        tempering = rows.pop(next(name for name in rows if name.startswith("tempering")))
-        runs = tempering.max(0).values if highest else tempering.min(0).values
-        return runs - torch.cat(list(rows.values())).max(0).values
+        """Per image [N], how far (bits) the lowest (or the highest) adaptive tempering run's log2 evidence lies
+        above the highest importance sampler's."""
+        runs = self.evidence[self.adaptive_row()]
+        return (runs.max(0).values if highest else runs.min(0).values) - self.importance_best()
+
+    def adaptive_row(self) -> str:
+        return next(name for name in self.evidence if name.startswith("tempering, adaptive"))
+
+    def small_lead(self) -> torch.Tensor:
+        """Per image [N], how far (bits) the small runs' pooled log2 evidence lies above the best importance
+        sampler's."""
+        return self.evidence[next(n for n in self.evidence if n.startswith("tempering, small"))][0] - \
+            self.importance_best()
+
+    def shortfall(self) -> torch.Tensor:
+        """Per image [N], bits by which the best importance sampler falls short of log2 p(x_>m) with probability at
+        least ``MARKOV`` (0 when nothing is shown): the small runs' pooled evidence is unbiased (frozen
+        temperatures), so it overshoots by log2(1 / (1 - MARKOV)) bits or more with probability at most 1 - MARKOV
+        (Markov's inequality)."""
+        return (self.small_lead() - math.log2(1 / (1 - MARKOV))).clamp(min=0)
 
     def reverse_wins(self, n: str) -> torch.Tensor:
         """Per image, the seeds on which the reverse proposals' evidence (``n``) is above the prior prefixes'."""
@@ -102,13 +124,14 @@ class DFindings:
 
 
 def d_findings(single_d: SingleSiteChains, block: ChainFindings, e: DEstimators, rb: RBReverse, explored: Explored,
-               tempered: TemperingFindings) -> DFindings:
+               tempered: TemperingFindings, small: SmallRuns) -> DFindings:
     """``DFindings`` from the single-site (d) chains, the chains' findings, the cached estimators, the
-    Rao-Blackwellised estimate, the explorer's results (the exact (e) of the (d) images among them) and the
-    tempering runs."""
+    Rao-Blackwellised estimate, the explorer's results (the exact (e) of the (d) images among them), the
+    adaptive tempering runs and the small runs."""
     exact_e = explored.e[[explored.indices.tolist().index(i) for i in single_d.indices]]
     one = lambda p: p.unsqueeze(0)  # noqa: E731
-    estimates = {TEMPERING: tempered.posterior, TEST_START: one(d_reference(single_d, "test-image")),
+    estimates = {SMALL_RUNS: one(small.combined), TEMPERING: tempered.posterior,
+                 TEST_START: one(d_reference(single_d, "test-image")),
                  **{f"block chains, {s} starts": one(block.block_d[:, i]) for i, s in enumerate(STARTS)},
                  "IS, prior prefixes": e.is_prior, "IS, reverse proposals": e.is_reverse,
                  "IS, reverse proposals, Rao-Blackwellised": rb.rb, "reverse model alone": one(e.reverse)}
@@ -117,14 +140,16 @@ def d_findings(single_d: SingleSiteChains, block: ChainFindings, e: DEstimators,
                      exact_e.double(), {"prior prefixes, n = 16": e.is_prior_log_evidence / bits,
                                         "reverse proposals, first 16": rb.log_evidence_first / bits,
                                         "reverse proposals, n = 512": e.is_reverse_log_evidence / bits,
-                                        f"tempering, n = {tempered.particles}": tempered.log2_evidence},
+                                        f"tempering, adaptive, n = {tempered.particles}": tempered.log2_evidence,
+                                        f"tempering, small runs pooled, n = {len(small.answers)} x {small.particles}":
+                                            small.pooled_log2_evidence.unsqueeze(0)},
                      rb.kept, float(rb.dropped.max()), rb.seconds,
                      bool((diagnostics.total_variation(rb.plain, e.is_reverse) < 1e-6).all()))
 
 
 def d_table(f: DFindings) -> pd.DataFrame:
     """Per method (rows) and image: P(black middle) and the mean level (mean over the seeds; with several seeds the
-    largest TV between two of them), and TV and W1 to the reference, the tempering runs' pooled estimate (mean
+    largest TV between two of them), and TV and W1 to the reference, the small runs combined by evidence (mean
     over the seeds)."""
     ref, rows = f.reference(), []
     for name, p in {**f.estimates, "exact (e), all other pixels given": f.e.unsqueeze(0)}.items():
@@ -146,6 +171,6 @@ def evidence_table(f: DFindings) -> pd.DataFrame:
 
 
 def answer(f: DFindings) -> dict[int, torch.Tensor]:
-    """Our answer to (d) per conditioning image (test-set index -> [256]): the tempering runs' pooled estimate
-    (``DFindings.reference``)."""
+    """Our answer to (d) per conditioning image (test-set index -> [256]): the small tempering runs combined by
+    their evidence (``DFindings.reference``)."""
     return dict(zip(f.indices, f.reference().unbind(0), strict=True))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..study.claims import claim
-from .answer_d import TEMPERING, answer
+from .answer_d import SMALL_RUNS, TEMPERING, answer
 from .setting import D_IMAGES
 
 if TYPE_CHECKING:
@@ -61,27 +61,35 @@ def every_estimate_agrees_on_black_and_stroke_images(d_findings: DFindings) -> b
 
 
 @claim
-def the_samplers_that_move_between_regions_say_black_on_the_edge(d_findings: DFindings) -> bool:
-    """"Both tempering runs put most of the mass on black ..., as do the Rao-Blackwellised reverse proposals ...
-    and the block chains started from the reverse model's completions": above one half for each run and seed."""
+def the_tempering_answers_and_the_rao_blackwellised_one_say_black_on_the_edge(d_findings: DFindings) -> bool:
+    """"the small runs combined, both adaptive runs and the Rao-Blackwellised reverse proposals put most of the
+    mass on black": above one half for the combination, each adaptive run and each seed."""
     edge = d_findings.position("edge")
-    return bool((d_findings.estimates[TEMPERING][:, edge, 0] > 0.5).all()
-                and (d_findings.estimates["IS, reverse proposals, Rao-Blackwellised"][:, edge, 0] > 0.5).all()
-                and d_findings.estimates["block chains, reverse starts"][0, edge, 0] > 0.5)
+    return bool((d_findings.estimates[SMALL_RUNS][:, edge, 0] > 0.5).all()
+                and (d_findings.estimates[TEMPERING][:, edge, 0] > 0.5).all()
+                and (d_findings.estimates["IS, reverse proposals, Rao-Blackwellised"][:, edge, 0] > 0.5).all())
 
 
 @claim
 def the_answer_is_black_bright_and_black(d_findings: DFindings) -> bool:
     """"On the black image #0 it says black and on the stroke image #2 a bright value (254, then 255)", and "On the
-    edge image #6 it says black": the pooled tempering estimate's most likely values."""
+    edge image #6 it says black": the most likely values of the small runs combined by evidence."""
     top = {name: answer(d_findings)[index].topk(2).indices.tolist() for name, index in D_IMAGES.items()}
     return top["black"][0] == 0 and top["stroke"] == [254, 255] and top["edge"][0] == 0
 
 
 @claim
 def tempering_has_the_largest_evidence_for_d(d_findings: DFindings) -> bool:
-    """"Tempering's estimates lie above every importance-sampling estimate on every image"."""
-    return bool((d_findings.tempering_lead() > 0).all())
+    """"Tempering's estimates lie above every importance-sampling estimate on every image": the lower adaptive run
+    and the small runs pooled."""
+    return bool((d_findings.tempering_lead() > 0).all() and (d_findings.small_lead() > 0).all())
+
+
+@claim
+def importance_sampling_falls_short_with_high_probability(d_findings: DFindings) -> bool:
+    """"with probability at least 0.99 the best importance-sampling estimate falls short of log2 p(x_>m) by at least
+    ... bits": a positive shortfall on every image."""
+    return bool((d_findings.shortfall() > 0).all())
 
 
 @claim

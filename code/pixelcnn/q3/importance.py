@@ -245,10 +245,12 @@ def g_pools(inputs: dict) -> dict:
 @dataclass(frozen=True)
 class PooledSIR:
     """(g) by SIR from one pool per image of the forward model's own top halves: the completions, long
-    [N * completions, 1, 28, 28] (image-major), with the pool's ESS and log evidence of the bottom half [N]."""
+    [N * completions, 1, 28, 28] (image-major), the forward model's log p of each, and the pool's ESS and log
+    evidence of the bottom half [N]."""
 
     inputs: dict  # ``pooled_sir.inputs()``: the model, the images, the pool's size, completions per image, the seed
     completions: torch.Tensor
+    log_p: torch.Tensor  # [N * completions]: log p(x) of the completed images, nats
     ess: torch.Tensor
     log_evidence: torch.Tensor  # nats
     seconds: dict
@@ -273,6 +275,8 @@ def pooled_sir(inputs: dict) -> dict:
     proposals = sample(model, inputs["proposals"], stop=HALF, generator=generator, progress=True)
     drawn = [est.complete_given_later(model, image.unsqueeze(0), proposals, HALF, inputs["completions"], generator)
              for image in x]
-    return {"completions": torch.cat([d.samples for d in drawn]), "ess": torch.stack([d.ess for d in drawn]),
+    completions = torch.cat([d.samples for d in drawn])
+    return {"completions": completions, "log_p": inf.log_prob(model, completions).double(),
+            "ess": torch.stack([d.ess for d in drawn]),
             "log_evidence": torch.stack([d.log_evidence for d in drawn]),
             "seconds": {"total": time.perf_counter() - clock}}

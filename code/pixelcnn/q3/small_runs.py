@@ -17,6 +17,8 @@ import torch
 
 from ..core import diagnostics
 from ..study.data import load_images
+from .setting import question_setting
+from .tempering_runs import Tempered
 
 LOG2 = math.log(2)
 
@@ -63,13 +65,19 @@ def digit_hamming(pixels: int, count: int = 500) -> float:
     return float(diagnostics.hamming(digits.unsqueeze(0), pixels).sum() / (count * (count - 1)))
 
 
-def read(runs: list) -> SmallRuns:
+def within_run_hamming(run: Tempered) -> torch.Tensor:
+    """The mean Hamming distance between a run's particles over the unknown pixels, per image [G] (a fraction)."""
+    groups, n = run.log_weights.shape
+    pixels = question_setting(run.inputs["question"]).known_from
+    return diagnostics.hamming(run.samples.long().view(groups, n, -1), pixels).sum((1, 2)) / (n * (n - 1))
+
+
+def read(runs: list[Tempered]) -> SmallRuns:
     """The findings of ``tempering_runs.small_runs("d")`` (``Tempered`` results with ancestors)."""
     first = runs[0]
-    groups, n = first.log_weights.shape
-    pixels = first.inputs["pixel"][0] * first.images.shape[-1] + first.inputs["pixel"][1] + 1  # the unknown prefix
-    hamming = torch.stack([diagnostics.hamming(run.samples.long().view(groups, n, -1), pixels).sum((1, 2))
-                           / (n * (n - 1)) for run in runs])
+    n = first.log_weights.shape[1]
+    pixels = question_setting(first.inputs["question"]).known_from
+    hamming = torch.stack([within_run_hamming(run) for run in runs])
     return SmallRuns(
         images=list(first.inputs["images"]), answers=torch.stack([run.pixel_posterior for run in runs]),
         log2_evidence=torch.stack([run.log_evidence for run in runs]) / LOG2, hamming=hamming,

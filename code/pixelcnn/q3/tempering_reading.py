@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 
 from ..core import diagnostics
-from .formatting import distinct
 from .mcmc_runs import moves_by_kind
 from .setting import question_setting
+from .small_runs import within_run_hamming
 
 if TYPE_CHECKING:
     from .tempering_runs import Tempered
@@ -35,7 +35,7 @@ class TemperingFindings:
     betas: list  # R tensors [T_r + 1, N]: the temperatures
     log2_evidence: torch.Tensor  # [R, N]: log2 p(given pixels)
     final_ess: torch.Tensor  # [R, N]: effective sample size of the final weights, a fraction of n
-    distinct: torch.Tensor  # long [R, N]: how many of each image's n final particles differ from each other
+    hamming: torch.Tensor  # [R, N]: mean Hamming distance between a run's particles (``small_runs.within_run_hamming``)
     posterior: torch.Tensor  # (d) [R, N, 256]: the middle pixel's posterior (empty for (g))
     moves: list  # M names of the moves of a sweep (``blocks.chains``)
     acceptance: list  # R tensors [T_r, M, N]
@@ -105,7 +105,7 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
         first.inputs["question"], tuple(first.inputs["images"]), tuple(r.inputs["seed"] for r in runs),
         first.inputs["particles"], [r.betas for r in runs], stack("log_evidence") / math.log(2),
         1 / (weights ** 2).sum(-1) / weights.shape[-1],
-        torch.tensor([distinct(r.samples, r.inputs["particles"]) for r in runs]), stack("pixel_posterior").double(),
+        torch.stack([within_run_hamming(r) for r in runs]), stack("pixel_posterior").double(),
         first.moves, [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
         first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"]).known_from,
         torch.tensor([r.seconds for r in runs]))
@@ -168,5 +168,5 @@ def kind_means(found: dict[str, TemperingFindings], measure: str, step: int) -> 
 
 
 def over_questions(found: dict[str, TemperingFindings], name: str) -> torch.Tensor:
-    """A per-run-and-image field of every question's findings ("final_ess", "distinct", ...), flattened into one."""
+    """A per-run-and-image field of every question's findings ("final_ess", "hamming", ...), flattened into one."""
     return torch.cat([getattr(f, name).flatten() for f in found.values()])
