@@ -55,43 +55,30 @@ def test_claims_are_not_checked_on_the_smoke_profile(chapter_1, monkeypatch):
     assert g1.check(cost=dataclasses.replace(chapter_1["cost"], simple_vs_gated=(0.9, 0.8, 1.0))) == []
 
 
+def test_the_throughputs_the_text_quotes_are_those_its_tables_show(chapter_1):
+    """The batch-32 and batch-128 throughputs and the ratios to the gated model and the masked kernels are read off
+    the cost table's medians, each row with its batch size."""
+    from pixelcnn.q1 import prose, tables
+
+    speed = run_and_cache().metrics
+    table = tables.cost_table(speed).set_index(["model", "batch"])["images/s"]
+    quoted = prose.training(chapter_1["training"], chapter_1["batch"])
+    assert quoted.batch32_rate == f"{table['q1, shifted kernels', 32]:.0f}"
+    assert quoted.batch128_rate == f"{table['q1, shifted kernels', 128]:.0f}"
+    cost = prose.cost(chapter_1["cost"], speed)
+    assert cost.gated_median == f"{table['q1, shifted kernels', 128] / table['gated (course)', 128]:.2f}"
+    assert cost.shifted_median == f"{table['q1, shifted kernels', 128] / table['q1, masked kernels', 128]:.2f}"
+
+
 def test_every_claim_of_chapter_3_holds(committed):
-    from pixelcnn.q3 import (
-        answer_d,
-        answer_g,
-        cost,
-        explorer,
-        importance,
-        mcmc_reading,
-        mcmc_runs,
-        quantities,
-        scores,
-        setting,
-        tempering_reading,
-        tempering_runs,
-        tiny_mcmc,
-        validation,
-    )
+    from pixelcnn.q3 import answer_d, chapter, cost, setting
     from pixelcnn.q3 import claims as c3
 
-    chains_d, chains_g = mcmc_runs.single_site_chains("d"), mcmc_runs.single_site_chains("g")
-    judged, pools = scores.scores(), importance.g_pools()
-    single = {"d": chains_d, "g": chains_g}
-    block = {"d": mcmc_runs.block_move_chains("d"), "g": mcmc_runs.block_move_chains("g")}
-    r3, d_est, rb, ex = quantities.results(), importance.d_estimators(), importance.rb_reverse(), explorer.results()
-    found = mcmc_reading.chain_findings(single, block, judged.truth(), judged.test_ink())
-    tempered = {q: tempering_reading.tempering_findings(tempering_runs.runs(q)) for q in setting.QUESTIONS}
-    rhat = {q: tempering_reading.between_runs_rhat(judged.tempering[q]) for q in tempered}
-    d_found = answer_d.d_findings(chains_d, found, d_est, rb, ex, tempered["d"])
-    checked = c3.check(r3=r3, rr=importance.reverse_results(), conv=validation.convergence(),
-                       heldout=quantities.heldout(), ex=ex, tiny=tiny_mcmc.tiny(), chain_findings=found,
-                       d_findings=d_found,
-                       g_findings=answer_g.g_findings(pools, judged.g, chains_g.indices, tempered["g"]),
-                       tempering=tempered, tempering_rhat=rhat,
-                       tempering_by_particles=tempering_reading.particles_study(
-                           tempered["d"], rhat["d"], judged.fewer_particles, tempering_runs.runs))
+    q3 = chapter.read()
+    checked = c3.check(**q3.claim_findings())
     assert set(checked) == {c.__name__ for c in c3.all_claims()}  # each claim has its findings
     assert all(c.__doc__ and c.__doc__.startswith('"') for c in c3.all_claims())  # each quotes its sentence
-    assert len(cost.cost_table(r3, d_est, rb, single, block, pools, tempered)) == 12
-    answer = answer_d.answer(d_found)  # the answer per named (d) image
+    assert len(cost.cost_table(q3.r3, q3.d_estimators, q3.rb, q3.chains, q3.blocks, q3.pools, q3.tempered,
+                               q3.small_found, q3.pooled)) == 14
+    answer = answer_d.answer(q3.d)  # the answer per named (d) image
     assert [int(answer[setting.D_IMAGES[name]].argmax()) for name in ("black", "stroke", "edge")] == [0, 254, 0]

@@ -79,6 +79,19 @@ def test_no_line_starts_with_an_inline_value_or_a_list_marker():
         assert not ENUMERATOR.match(text), f"a line that reads as a list item: {line!r}"
 
 
+BARE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def test_every_inline_value_is_a_bare_name_of_a_findings_object():
+    """Prose without code: an inline value names a formatted value (``study.prose.Prose``); no indexing,
+    arithmetic, call, comprehension or conditional inside a sentence."""
+    sources = sorted([ROOT / "report.qmd", *(ROOT / "chapters").glob("*.qmd")])
+    computing = [f"{path.name}: {expression}" for path in sources
+                 for expression in re.findall(r"(?<!`)`\{python\}\s+([^`]+)`", path.read_text())
+                 if not BARE.fullmatch(expression.strip())]
+    assert computing == [], "\n".join(computing)
+
+
 def test_inline_values_must_be_formatted_text():
     namespace = {"value": 3}
     exec("from pixelcnn.report.notebook import md", namespace)
@@ -124,9 +137,13 @@ def check_submitted(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     biggest = max(len(json.dumps(c)) for c in notebook.cells)
     assert biggest <= MAX_CELL_BYTES, f"a cell of {biggest / 2**20:.1f} MB"
-    title, setup = notebook.cells[:2]
+    title = notebook.cells[0]
     assert title.cell_type == "markdown" and title.source.startswith("# ")
-    assert setup.source.startswith("#@title Set-up") and setup.metadata["cellView"] == "form"
+    at = next(k for k, c in enumerate(notebook.cells) if c.source.startswith("#@title Set-up"))
+    opening, setup = notebook.cells[1:at], notebook.cells[at]
+    assert opening and all(c.cell_type == "markdown" for c in opening)  # the answers at a glance, before the set-up
+    assert "answers at a glance" in opening[0].source and "| Q3 (g) |" in "".join(c.source for c in opening)
+    assert setup.metadata["cellView"] == "form"
     assert "RETRAIN = False" in setup.source and re.search(r"lightning==[\d.]+", setup.source)
     parts = [c for c in notebook.cells if c.source.startswith("#@title The shipped results")]
     assert parts and all(len(c.source) <= PART_CHARS + 200 for c in parts) and "unpack(PAYLOAD)" in parts[-1].source
@@ -137,9 +154,11 @@ def check_submitted(path: Path) -> nbformat.NotebookNode:
     prose = re.sub(r"```python\n.*?\n```", "", text, flags=re.DOTALL)  # the text without the code listings
     for markup in ("{python}", "np.int64", "tensor(", "@fig-", "<details"):
         assert markup not in prose, f"{markup!r} in the notebook's text"
+    runnable = "\n".join(c.source for c in code)
     for listed in ("class ShiftedConv", "def training_step", "self.log(", "def full_conditional",
-                   "def complete_given_later", "def update("):  # the code of the answers, as text
-        assert listed in text, f"{listed!r} not shown as text"
+                   "def complete_given_later", "def update("):  # the code of the answers, as code cells that run
+        assert listed in runnable, f"{listed!r} is not a code cell"
+    assert "model = SimplePixelCNN(" in runnable  # ... and used: the model built from the classes defined there
     assert "```python" in text and "bits/dim" in text
     images = sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
     captions = sum(bool(re.match(r"\*Figure \d+: ", c.source)) for c in notebook.cells if c.cell_type == "markdown")

@@ -77,6 +77,13 @@ def hamming(particles: torch.Tensor, pixels: int) -> torch.Tensor:
     return torch.stack([(flat[:, i:i + 1] != flat).double().mean(-1) for i in range(flat.shape[1])], dim=1)
 
 
+def mean_hamming(particles: torch.Tensor, pixels: int) -> torch.Tensor:
+    """The mean Hamming distance (``hamming``) between the particles of each group over the first ``pixels``
+    raster pixels: particles [G, n, ...] -> [G], a fraction (0 when every particle is a copy of one)."""
+    n = particles.shape[1]
+    return hamming(particles, pixels).sum((1, 2)) / (n * (n - 1))
+
+
 def distinct_ancestors(ancestors: torch.Tensor) -> torch.Tensor:
     """How many of each group's first particles still have descendants: ancestors [G, n] -> [G]."""
     return torch.tensor([len(torch.unique(row)) for row in ancestors])

@@ -81,12 +81,13 @@ def equal_depth_table(runs: dict) -> pd.DataFrame:
 
 def cost_table(speed: dict) -> pd.DataFrame:
     """Training throughput (median and range over the benchmark's rounds) and useful arithmetic rate of
-    Q1's architecture at batch 128 (shifted and masked kernels) and of the course's gated model."""
+    Q1's architecture (shifted kernels in batches of 32, the Q1 recipe, and 128; masked kernels) and of the
+    course's gated model."""
     rows = []
-    for label, name in (("q1 (shifted kernels)", "q1-first"), ("q1 (masked kernels)", "q1 (masked kernels)"),
-                        ("gated (course)", "gated (course)")):
+    for label, name in (("q1, shifted kernels", "q1"), ("q1, shifted kernels", "q1-first"),
+                        ("q1, masked kernels", "q1 (masked kernels)"), ("gated (course)", "gated (course)")):
         v = speed["training"][name]
-        rows.append({"model": label, "images/s": v["images_per_second"],
+        rows.append({"model": label, "batch": v["batch_size"], "images/s": v["images_per_second"],
                      "slowest round": min(v["round_images_per_second"]),
                      "fastest round": max(v["round_images_per_second"]), "useful GFLOP/s": v["useful_gflops"]})
     return pd.DataFrame(rows)
@@ -148,3 +149,16 @@ def batch_curves() -> pd.DataFrame:
                                     "NLL (bits/dim)": train["train_bpd"].ewm(span=ema_span(c.batch_size)).mean(),
                                     "batch": f"batch {c.batch_size}", "peak lr": f"{c.lr:g}"}))
     return pd.concat(frames, ignore_index=True)
+
+
+def training_runs_table(runs: dict[str, dict]) -> pd.DataFrame:
+    """The runs of the chosen configuration (``TrainingFindings.runs``), one row each in the order trained: the
+    recipe (batch, peak rate, clipping, epochs), the largest jump of the training NLL above its moving average
+    after the warm-up (bits/dim, and the step), the largest rise of the validation NLL over an epoch, the test NLL."""
+    rows = []
+    for name, run in runs.items():
+        c, curves = run["config"], run["curves"]
+        rows.append({"run": name, "batch": c.batch_size, "peak lr": c.lr, "clip": c.grad_clip or "–",
+                     "epochs": round(run["epochs"]), "largest jump": curves.spike[1], "at step": curves.spike[0],
+                     "largest val rise": max(curves.rise[2] - curves.rise[1], 0.0), "test bits/dim": run["test_bpd"]})
+    return pd.DataFrame(rows)

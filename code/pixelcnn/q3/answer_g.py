@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
-from .formatting import spread_cell
+from .formatting import distinct, spread_cell
+from .setting import ink
+
+POOLED = "SIR, prior, one pool of all"  # the answer: ``importance.pooled_sir``
 
 if TYPE_CHECKING:
-    from .importance import GPools
+    from .importance import GPools, PooledSIR
     from .tempering_reading import TemperingFindings
 
 
@@ -32,6 +35,12 @@ class GFindings:
     measures: dict  # "ink" / "log2 p" -> method -> [N]
     tempering_evidence: torch.Tensor  # [N, R], bits: each tempering run's
     particles: int  # n of each tempering run
+    pooled_evidence: torch.Tensor  # [N], bits: the answer's pool (``importance.pooled_sir``)
+    pooled_ess: torch.Tensor  # [N]: its effective sample size
+    pooled_distinct: list  # [N]: how many of its completions differ from each other
+    completions: int  # the answer's completions per image
+    pooled_seconds: float  # what the answer took for all the images
+    tempering_seconds: torch.Tensor  # [R]: what each tempering run took for all the images
 
     def pooled_prior(self) -> torch.Tensor:
         """log2 evidence of the prior pools read as one pool of pools x proposals (the mean of their unbiased
@@ -43,6 +52,19 @@ class GFindings:
         """The pooled prior estimate minus the lower (``highest``: the higher) tempering run's, per image [N], bits."""
         runs = self.tempering_evidence.max(1).values if highest else self.tempering_evidence.min(1).values
         return self.pooled_prior() - runs
+
+    def pooled_matches(self) -> bool:
+        """Whether the answer's pool has the evidence of the prior pools read as one (the same draws), to 1e-3 bits."""
+        return bool(((self.pooled_evidence - self.pooled_prior()).abs() < 1e-3).all())
+
+    @property
+    def pool(self) -> int:
+        """The answer's pool size: every prior proposal."""
+        return self.prior_evidence.shape[1] * self.proposals
+
+    def seconds_ratio(self) -> float:
+        """What a tempering run took over what the answer took (mean over the runs; both for all the images)."""
+        return float(self.tempering_seconds.mean()) / self.pooled_seconds
 
     def prior_wins(self) -> int:
         """Images on which the prior proposals' mean log2 evidence over the pools is above the reverse ones'."""
@@ -59,12 +81,18 @@ class GFindings:
         return m[method] - m["test image itself"]
 
 
-def g_findings(pools: GPools, measures: dict, indices: tuple, tempered: TemperingFindings) -> GFindings:
-    """``GFindings`` from the (g) pools, the forward model's measures of every method's tops (``Scores.g``) and
-    the (g) tempering runs."""
-    bits = math.log(2)
+def g_findings(pools: GPools, measures: dict, indices: tuple, tempered: TemperingFindings,
+               pooled: PooledSIR) -> GFindings:
+    """``GFindings`` from the (g) pools, the forward model's measures of every method's tops (``Scores.g``), the
+    (g) tempering runs and the answer (``importance.pooled_sir``, whose measures are added to the others)."""
+    bits, n = math.log(2), pooled.inputs["completions"]
+    tops = pooled.completions.long().view(len(indices), n, *pooled.completions.shape[1:])
+    measures = {"ink": {**measures["ink"], POOLED: ink(tops.flatten(0, 1)).view(len(indices), n).mean(1)},
+                "log2 p": {**measures["log2 p"], POOLED: (pooled.log_p / bits).view(len(indices), n).mean(1)}}
     return GFindings(indices, pools.prior_log_evidence / bits, pools.reverse_log_evidence / bits,
-                     pools.inputs["proposals"], measures, tempered.log2_evidence.T, tempered.particles)
+                     pools.inputs["proposals"], measures, tempered.log2_evidence.T, tempered.particles,
+                     pooled.log_evidence.double() / bits, pooled.ess.double(), distinct(pooled.completions, n), n,
+                     float(pooled.seconds["total"]), tempered.seconds.double())
 
 
 def g_evidence_table(f: GFindings) -> pd.DataFrame:
@@ -87,8 +115,8 @@ def g_diagnosis(measures: dict[str, dict[str, torch.Tensor]], indices: tuple[int
                          for measure, by_method in measures.items() for name, values in by_method.items()])
 
 
-def answer(pools: GPools) -> dict[int, torch.Tensor]:
-    """Our answer to (g) per conditioning image (test-set index -> [pools, 1, 28, 28]): SIR with the forward
-    model's own samples as proposals, each completion resampled from its own pool."""
-    indices = pools.inputs["images"]
-    return dict(zip(indices, pools.prior.view(len(indices), -1, *pools.prior.shape[1:]).unbind(0), strict=True))
+def answer(pooled: PooledSIR) -> dict[int, torch.Tensor]:
+    """Our answer to (g) per conditioning image (test-set index -> [completions, 1, 28, 28]): SIR with the forward
+    model's own samples as proposals, every completion resampled from one pool of all of them."""
+    indices, x = pooled.inputs["images"], pooled.completions
+    return dict(zip(indices, x.view(len(indices), -1, *x.shape[1:]).unbind(0), strict=True))

@@ -12,6 +12,7 @@ from .setting import D_IMAGES
 
 if TYPE_CHECKING:
     from .answer_d import DFindings
+    from .small_runs import SmallRuns
 
 
 @claim
@@ -98,3 +99,28 @@ def the_edge_image_splits_the_methods(d_findings: DFindings) -> bool:
     0.99 on black and another less than 0.01."""
     black = d_findings.black_on_edge().values()
     return max(black) > 0.99 and min(black) < 0.01
+
+
+@claim
+def each_small_run_collapses(small_runs: SmallRuns) -> bool:
+    """"each run ends with the descendants of at most ... of its ... first particles, and its particles differ on
+    ... of the unknown pixels, where two test digits differ on ...": at most a quarter of the first particles
+    survive and every run's particles are closer to each other than two test digits are."""
+    s = small_runs
+    return bool((s.ancestors <= s.particles // 4).all() and (s.hamming < s.digit_hamming).all())
+
+
+@claim
+def the_runs_evidence_spreads_over_bits(small_runs: SmallRuns) -> bool:
+    """"the runs' log2 evidence differs by ... bits": more than one bit between the highest and lowest run on every
+    image, so the evidence, not the count of runs, decides their weights."""
+    spread = small_runs.log2_evidence.max(0).values - small_runs.log2_evidence.min(0).values
+    return bool((spread > 1).all())
+
+
+@claim
+def combining_by_evidence_changes_the_edge_answer(small_runs: SmallRuns) -> bool:
+    """"the plain mean of the runs would say ... on the edge image": the plain mean differs from the combination by
+    more than 0.1 in total variation on one image at least."""
+    s = small_runs
+    return bool((0.5 * (s.answers.mean(0) - s.combined).abs().sum(-1) > 0.1).any())

@@ -11,7 +11,7 @@ import pandas as pd
 from .setting import HALF, MIDDLE_INDEX
 
 if TYPE_CHECKING:
-    from .importance import DEstimators, GPools, RBReverse
+    from .importance import DEstimators, GPools, PooledSIR, RBReverse
     from .mcmc_runs import BlockMoveChains, SingleSiteChains
     from .quantities import Results
     from .tempering_reading import TemperingFindings
@@ -26,10 +26,11 @@ def prior_pools_cost(pools: GPools) -> tuple[float, float, float]:
 
 def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, SingleSiteChains],
                block: dict[str, BlockMoveChains], pools: GPools,
-               tempered: dict[str, TemperingFindings]) -> pd.DataFrame:
+               tempered: dict[str, TemperingFindings], small: TemperingFindings, pooled: PooledSIR) -> pd.DataFrame:
     """What each method of (b), (d) and (g) costs per conditioning image: forward passes of one image (network
     evaluations; the reverse model's counted apart), steps of the incremental sampler (one pixel of one image
-    each), and the seconds recorded for all images (on shared cores; tempering: per run)."""
+    each), and the seconds recorded for all images (on shared cores; tempering: per run). ``small``: the small
+    (d) runs; ``pooled``: the (g) answer."""
     m, n_b, prefixes, k = MIDDLE_INDEX, r.inputs["budget"]["marginal_prefixes"], e.inputs["later_prefixes"], \
         e.inputs["proposals"]
     pools_n = pools.inputs["pools"]
@@ -47,10 +48,16 @@ def cost_table(r: Results, e: DEstimators, rb: RBReverse, single: dict[str, Sing
         rows.append((f"({q}) MCMC, block moves, {chains} chains", chains * sweeps * float(per_sweep[0]),
                      chains * sweeps * float(per_sweep[1]), chains * sweeps * float(per_sweep[2]), blk.seconds))
         t = tempered[q]
-        rows.append((f"({q}) SMC tempering from the prior, {t.particles} particles (per seed)", *t.cost_per_image(),
-                     float(t.seconds.mean())))
+        rows.append((f"({q}) SMC tempering from the prior, adaptive, {t.particles} particles (per seed)",
+                     *t.cost_per_image(), float(t.seconds.mean())))
+        if q == "d":
+            rows.append((f"(d) SMC tempering, frozen temperatures, {small.particles} particles (per run; "
+                         f"{len(small.seeds)} runs)", *small.cost_per_image(), float(small.seconds.mean())))
+    size, images = pooled.inputs["proposals"], len(pooled.inputs["images"])
     rows += [("(g) SIR, prior proposals, own pools (their sampling run included)", *prior_pools_cost(pools),
               pools.seconds["prior"]),
+             (f"(g) SIR, prior proposals, one pool of {size:,} (the answer; its sampling included)", size, 0,
+              size * HALF / images, pooled.seconds["total"]),
              ("(g) SIR, reverse proposals, own pools", pools_n * k, pools_n * k, pools_n * k * HALF,
               pools.seconds["reverse"])]
     return pd.DataFrame([{"method": name, "forward passes": float(f), "reverse passes": float(rev),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 
 from ..core import diagnostics
@@ -57,6 +58,39 @@ class SmallRuns:
         """The standard deviation of log2 evidence across runs [G], in bits."""
         return self.log2_evidence.std(0)
 
+    @property
+    def evidence_range(self) -> torch.Tensor:
+        """The highest minus the lowest run's log2 evidence [G], in bits."""
+        return self.log2_evidence.max(0).values - self.log2_evidence.min(0).values
+
+    @property
+    def plain_mean(self) -> torch.Tensor:
+        """The runs' answers averaged with equal weights [G, 256] (not consistent as runs are added)."""
+        return self.answers.double().mean(0)
+
+    @property
+    def best_weight(self) -> torch.Tensor:
+        """The largest run's weight per image [G]."""
+        return self.weights.max(0).values
+
+
+def runs_table(s: SmallRuns, seeds: list[int]) -> pd.DataFrame:
+    """One row per run, then their combination by evidence and their plain mean: per image, the most likely middle
+    value (its probability), the log2 evidence, the run's weight, the first particles with descendants and the mean
+    Hamming distance between the particles."""
+    def answer(p: torch.Tensor) -> str:
+        return f"{int(p.argmax())} ({float(p.max()):.2f})"
+
+    rows = [{"run": f"seed {seed}", **{f"#{i}": f"{answer(s.answers[r, k])} / {float(s.log2_evidence[r, k]):.1f} / "
+                                               f"{float(s.weights[r, k]):.2f} / {int(s.ancestors[r, k])} / "
+                                               f"{float(s.hamming[r, k]):.2f}" for k, i in enumerate(s.images)}}
+            for r, seed in enumerate(seeds)]
+    rows.append({"run": "combined by evidence (the answer)",
+                 **{f"#{i}": f"{answer(s.combined[k])} / {float(s.pooled_log2_evidence[k]):.1f} (pooled)"
+                    for k, i in enumerate(s.images)}})
+    rows.append({"run": "plain mean of the runs", **{f"#{i}": answer(s.plain_mean[k]) for k, i in enumerate(s.images)}})
+    return pd.DataFrame(rows)
+
 
 def digit_hamming(pixels: int, count: int = 500) -> float:
     """The mean Hamming distance between pairs of the first ``count`` test digits over their first ``pixels``
@@ -68,8 +102,8 @@ def digit_hamming(pixels: int, count: int = 500) -> float:
 def within_run_hamming(run: Tempered) -> torch.Tensor:
     """The mean Hamming distance between a run's particles over the unknown pixels, per image [G] (a fraction)."""
     groups, n = run.log_weights.shape
-    pixels = question_setting(run.inputs["question"]).known_from
-    return diagnostics.hamming(run.samples.long().view(groups, n, -1), pixels).sum((1, 2)) / (n * (n - 1))
+    return diagnostics.mean_hamming(run.samples.long().view(groups, n, -1),
+                                    question_setting(run.inputs["question"]).known_from)
 
 
 def read(runs: list[Tempered]) -> SmallRuns:

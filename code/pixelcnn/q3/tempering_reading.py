@@ -18,7 +18,6 @@ import torch
 from ..core import diagnostics
 from .mcmc_runs import moves_by_kind
 from .setting import question_setting
-from .small_runs import within_run_hamming
 
 if TYPE_CHECKING:
     from .tempering_runs import Tempered
@@ -105,7 +104,9 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
         first.inputs["question"], tuple(first.inputs["images"]), tuple(r.inputs["seed"] for r in runs),
         first.inputs["particles"], [r.betas for r in runs], stack("log_evidence") / math.log(2),
         1 / (weights ** 2).sum(-1) / weights.shape[-1],
-        torch.stack([within_run_hamming(r) for r in runs]), stack("pixel_posterior").double(),
+        torch.stack([diagnostics.mean_hamming(r.samples.long().view(*r.log_weights.shape, -1),
+                                              question_setting(r.inputs["question"]).known_from) for r in runs]),
+        stack("pixel_posterior").double(),
         first.moves, [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
         first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"]).known_from,
         torch.tensor([r.seconds for r in runs]))

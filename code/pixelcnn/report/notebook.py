@@ -1,14 +1,11 @@
 """The report as a Jupyter notebook, built from the same sources as the Quarto render.
 
-``to_notebook`` turns ``report.qmd`` and the chapters it includes into a notebook that reads like
-the rendered report: sections numbered and cross-references resolved as Quarto does ("Figure 3",
-"Section 2.1"), figure captions under figures and table captions above tables, callouts as framed
-paragraphs, and only the content meant for a notebook (``.content-visible`` / ``.content-hidden``
-with ``when-format``). A paragraph with inline `` `{python} expr` `` values becomes, for the
-execution, a cell ``md(...)`` whose output is the paragraph with the values computed by the kernel;
-``submission`` then makes it a Markdown cell. A ``retrained_text`` cell closes each chapter: with
-RETRAIN it shows the chapter's paragraphs again with the recomputed values (``submission`` executes
-the notebook and makes the file to submit).
+``to_notebook`` turns ``report.qmd`` and its chapters into a notebook that reads like the rendered report:
+sections numbered and cross-references resolved as Quarto does, captions, callouts as framed paragraphs, only
+the content meant for a notebook, and each answer's code (``listing.answer``) as a code cell that runs. A
+paragraph with inline `` `{python} name` `` values becomes a cell ``md(...)`` whose output is the paragraph
+with the values; ``submission`` makes it a Markdown cell. A ``retrained_text`` cell closes each chapter: with
+RETRAIN it shows the chapter's paragraphs again with the recomputed values.
 """
 
 from __future__ import annotations
@@ -23,6 +20,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from .listing import source_cell
+
 INCLUDE = re.compile(r"^\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.MULTILINE)
 CHUNK = re.compile(r"^```\{python\}[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 INLINE = re.compile(r"(?<!`)`\{python\}\s+([^`]+)`")
@@ -33,14 +32,14 @@ DIV_OPEN = re.compile(r"^:::+\s*\{(.*)\}\s*$")
 DIV_CLOSE = re.compile(r"^:::+\s*$")
 TABLE_CAPTION = re.compile(r"^:\s+(.*?)\s*\{#(tbl-[\w-]+)\}\s*$")
 LABEL_OPTION = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", re.MULTILINE)
+LISTING = re.compile(r'listing\.answer\("([^"]+)"\)')  # a chunk that shows (and defines) an answer's code
 KINDS, FORMAT = {"fig": "Figure", "tbl": "Table", "sec": "Section"}, "ipynb"
 TEXT_ROLE, RETRAINED_ROLE = "text", "retrained"  # cell roles, in cell.metadata["pixelcnn"]["role"]
 
 
 def expand_includes(path: Path) -> str:
     """The text of a .qmd file with its ``{{< include >}}`` shortcodes replaced, recursively."""
-    text = path.read_text()
-    return INCLUDE.sub(lambda m: expand_includes(path.parent / m.group(1)), text)
+    return INCLUDE.sub(lambda m: expand_includes(path.parent / m.group(1)), path.read_text())
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -63,11 +62,8 @@ def chunk_options(code: str) -> dict[str, str]:
 
 
 def render(text: str, namespace: dict) -> str:
-    """Markdown ``text`` with its inline `` `{python} expr` `` values computed in ``namespace``.
-
-    Every value must already be formatted text (a ``str``): a number is formatted where it is
-    written, so no repr of a NumPy or torch scalar can reach the reader.
-    """
+    """Markdown ``text`` with its inline `` `{python} expr` `` values computed in ``namespace``; each must be
+    formatted text (a ``str``), so that no repr of a NumPy or torch scalar can reach the reader."""
 
     def value(match: re.Match) -> str:
         result = eval(match.group(1), namespace)  # noqa: S307 - the report's own inline expressions
@@ -80,8 +76,7 @@ def render(text: str, namespace: dict) -> str:
 
 
 def _caller_namespace() -> dict:
-    caller = inspect.currentframe().f_back.f_back
-    return {**caller.f_globals, **caller.f_locals}
+    return {**(caller := inspect.currentframe().f_back.f_back).f_globals, **caller.f_locals}
 
 
 def md(text: str) -> None:
@@ -258,6 +253,11 @@ def to_notebook(qmd: Path) -> nbformat.NotebookNode:
         code = match.group(1).rstrip()
         options = chunk_options(code)
         source = "\n".join(line for line in code.splitlines() if not OPTION.match(line)).strip("\n")
+        listed = LISTING.fullmatch(source)
+        if listed:  # an answer's code: in the notebook, the code itself, run there
+            cells.append(nbformat.v4.new_code_cell(source_cell(listed.group(1))))
+            position = match.end()
+            continue
         cell = nbformat.v4.new_code_cell(source)
         label = options.get("label", "")
         if label.startswith("tbl-") and "tbl-cap" in options:

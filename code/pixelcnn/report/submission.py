@@ -229,12 +229,21 @@ def _collapsed(source: str) -> nbformat.NotebookNode:
 
 
 def submission(qmd: Path | None = None, cwd: Path | None = None) -> nbformat.NotebookNode:
-    """The notebook to submit: the report executed, its text as Markdown, the set-up cells after its title."""
+    """The notebook to submit: the report executed, its text as Markdown, its title and the answers at a glance
+    first, then the set-up cells."""
     root = project_root()
     notebook = execute(to_notebook(qmd or root / "report.qmd"), cwd=cwd or root)
     problems = outputs_with_problems(notebook)
     if problems:
         raise RuntimeError("the report shows errors or warnings:\n" + "\n".join(problems))
     text = as_markdown(notebook)
-    notebook.cells[1:1] = setup_cells(notebook.metadata.pop("pixelcnn_entries_read"), text)
+    # the opening (the answers at a glance), static text once executed, comes before the set-up: the report's
+    # first code cell, its set-up chunk, moves after it, and the set-up and payload cells go before that
+    first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+    end = first + 1
+    while end < len(notebook.cells) and notebook.cells[end].cell_type == "markdown":
+        end += 1
+    opening = notebook.cells[first + 1:end]
+    del notebook.cells[first + 1:end]
+    notebook.cells[first:first] = opening + setup_cells(notebook.metadata.pop("pixelcnn_entries_read"), text)
     return notebook

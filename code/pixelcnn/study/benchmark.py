@@ -19,6 +19,7 @@ from ..core.models import bits_per_dim
 from ..core.sampling import sample
 from . import cache, runs
 from .config import Config
+from .prose import Prose
 
 
 def useful_macs(model: nn.Module, height: int = 28, width: int = 28) -> int:
@@ -215,3 +216,8 @@ def sampling_table(metrics: dict):
     return pd.DataFrame([{"n images": int(n), "fast (s)": v["fast_seconds"], "naive (s)": v["naive_seconds"],
                           "one pass (s)": v["one_pass_seconds"], "naive / fast": v["speedup_vs_naive"],
                           "fast / one pass": v["fast_over_one_pass"]} for n, v in metrics["sampling"].items()])
+
+
+def prose(metrics: dict) -> Prose:
+    """The benchmark's values the report quotes: the CPU threads it ran with and the sampling device."""
+    return Prose(threads=str(metrics["threads"]), sampling_device=str(metrics.get("sampling_device", "cpu")))
