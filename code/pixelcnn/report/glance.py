@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 from ..q3.answer_d import DFindings
 from ..q3.answer_g import GFindings
 from ..q3.explorer import Explored
+from ..q3.mcmc_reading import THRESHOLD
 from ..q3.quantities import Results
 from ..q3.setting import D_IMAGES, HALF, MIDDLE
 from ..study.prose import Prose
@@ -27,7 +28,7 @@ def glance(q1_answer: Prose, q2_answer: Prose, results: Results, d: DFindings, g
         q2_black=q2_answer.black, a_black=f"{float(results.a[0]):.3f}", b_black=f"{float(results.b[0]):.2f}",
         b_prefixes=f"{marginal_prefixes:,}", d_black=f"{float(black[0]):.2f}", d_stroke=str(int(stroke.argmax())),
         d_stroke_p=f"{float(stroke.max()):.2f}", d_edge=f"{float(edge[0]):.2f}", g_pool=f"{g.pool:,}",
-        g_completions=str(g.completions))
+        g_completions=str(g.completions), rhat_threshold=str(THRESHOLD))
 
 
 def q3_figure(results: Results, explored: Explored, d_answer: torch.Tensor, images: tuple[int, ...]) -> plt.Figure:
