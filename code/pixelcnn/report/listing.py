@@ -20,7 +20,8 @@ import types
 from ..study.settings import PACKAGE_DIR
 
 ANSWERS: dict[str, tuple[str, ...]] = {
-    "Q1: the model": ("core.layers.stack_mask", "core.layers.ShiftedConv", "core.models.PixelCNNBase",
+    "Q1: the model": ("core.layers.stack_mask", "core.layers.ShiftedConv", "core.layers.stack_conv",
+                      "core.models.PixelCNNBase",
                       "core.models.StackLayer", "core.models.SimpleLayer", "core.models.SimplePixelCNN",
                       "core.models.bits_per_dim"),
     "Q1: training with Lightning, and what it logs": ("study.training.PixelCNNModule",),
