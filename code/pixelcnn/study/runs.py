@@ -113,7 +113,7 @@ BUDGETS = {
         # temperatures frozen from the pilot run (the 64-particle run of ``pilot_seed``, each step cut in
         # ``refine``), resampling at every step, no reverse move (never accepted in the runs above). Seeds 100 on;
         # more runs add seeds (each run is its own entry, keyed by its seed).
-        "tempering_runs": {"particles": 16, "seeds": (100, 101, 102, 103, 104), "pilot_seed": 0,
+        "tempering_runs": {"particles": 16, "seeds": (100, 101, 102), "pilot_seed": 0,
                            "refine": 1, "schedule": (("forward", 0), ("forward", 1)), "sites": 4, "sweeps": 2},
         "benchmark_small": False,  # the benchmark in miniature (computed when missing)
         # Any conditioning image explored (the HTML's interactive figure, the notebook's panel): the test
