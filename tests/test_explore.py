@@ -26,7 +26,7 @@ from pixelcnn.study.data import load_images
 from pixelcnn.study.settings import project_root
 
 ROOT = project_root()
-TINY_BUDGET = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3, "dropped": 1e-3}
+TINY_BUDGET = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -51,7 +51,7 @@ def tiny():
     generator = torch.Generator().manual_seed(0)
     pool = torch.zeros(TINY_BUDGET["top_proposals"], 1, 28, 28, dtype=torch.long)
     found = explored.answers(*models, x, MIDDLE_INDEX, TINY_BUDGET, generator, pool)
-    fields = {k: v for k, v in found.items() if k not in ("seconds", "g_pool")}
+    fields = {k: v for k, v in found.items() if k not in ("seconds", "g_pool", "d_method")}
     precomputed = explored.Explored(inputs={"budget": TINY_BUDGET}, indices=torch.tensor([0]),
                                     digits=explored.test_digits()[:1], images=x, seconds=found["seconds"], **fields)
     return models, precomputed
@@ -230,7 +230,7 @@ models = tuple(build("simple", layers=2, channels=8).eval() for _ in range(2))
 b = {"reverse_proposals": 2, "completions": 2, "top_proposals": 3, "dropped": 1e-3}
 x = load_images("test")[:1].long()
 found = explored.answers(*models, x, MIDDLE_INDEX, b, torch.Generator(), torch.zeros(3, 1, 28, 28, dtype=torch.long))
-fields = {k: v for k, v in found.items() if k not in ("seconds", "g_pool")}
+fields = {k: v for k, v in found.items() if k not in ("seconds", "g_pool", "d_method")}
 precomputed = explored.Explored(inputs={"budget": b}, indices=torch.tensor([0]), digits=explored.test_digits()[:1],
                                 images=x, seconds={}, **fields)
 panel = Panel(precomputed, models=models, b=b)

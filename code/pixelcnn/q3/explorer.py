@@ -2,10 +2,11 @@
 
 ``results``: the answers precomputed for the test images of ``budget()["explore"]`` (one cache entry; shown by
 ``report.explorer``); ``answers``: the same for any images and pixel (the notebook's live panel,
-``report.explorer_panel``). The methods: (c) and (e) exact, (f) exact ancestral sampling; (d) the
-Rao-Blackwellised importance sampler with reverse-model proposals (``estimators.rao_blackwellised_pixel``: the
-cheaper method chapter 3 measures against the tempering answer), (g) the chapter's answer, sampling-importance-
-resampling from one pool of the forward model's own top halves (here one pool shared by all the images).
+``report.explorer_panel``). The methods: (c) and (e) exact, (f) exact ancestral sampling; (d) importance
+sampling with reverse-model proposals, plain (the precomputed images) or Rao-Blackwellised
+(``estimators.rao_blackwellised_pixel``, the live panel), the cheaper methods chapter 3 measures against its
+answer; (g) sampling-importance-resampling from one pool of the forward model's own top halves, the answer's
+method at a smaller pool (one pool shared by all the images).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Explored:
     digits: torch.Tensor  # long [N]: their digits
     images: torch.Tensor  # long [N, 1, 28, 28]
     c: torch.Tensor  # [N, 256]: p(x_middle | before), exact
-    d: torch.Tensor  # [N, 256]: p(x_middle | after), Rao-Blackwellised IS with reverse-model proposals
+    d: torch.Tensor  # [N, 256]: p(x_middle | after), IS with reverse-model proposals
     d_ess: torch.Tensor  # [N]
     e: torch.Tensor  # [N, 256]: p(x_middle | all others), exact
     f: torch.Tensor  # long [N * n, 1, 28, 28]: bottom halves sampled given the top
@@ -76,7 +77,12 @@ class Explored:
         n = self.inputs["budget"]["completions"]
         return {"c": self.c[k:k + 1], "d": self.d[k:k + 1], "e": self.e[k:k + 1], "d_ess": self.d_ess[k:k + 1],
                 "f": self.f[k * n:(k + 1) * n], "g": self.g[k * n:(k + 1) * n], "g_ess": self.g_ess[k:k + 1],
-                "g_pool": self.inputs["budget"]["top_proposals"]}
+                "g_pool": self.inputs["budget"]["top_proposals"], "d_method": d_method(self.inputs["budget"])}
+
+
+def d_method(b: dict) -> str:
+    """The name of the (d) method a budget asks for (``answers``)."""
+    return "Rao-Blackwellised IS, reverse proposals" if "dropped" in b else "IS, reverse proposals"
 
 
 def _results_inputs(seed: int = 0) -> dict:
@@ -92,8 +98,8 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
 
     c, d, e: [B, levels]; d_ess, g_ess: [B]; f, g: long [B * n, 1, H, W] (n = ``b["completions"]``); g_pool: the
     pool's size.
-    (d) draws ``b["reverse_proposals"]`` reverse-model completions per image and replaces the middle pixel of
-    those carrying all but ``b["dropped"]`` of the weight by its full conditional; (g) resamples from
+    (d) draws ``b["reverse_proposals"]`` reverse-model completions per image (with ``b["dropped"]``, the middle
+    pixel of those carrying all but that weight is replaced by its full conditional); (g) resamples from
     ``pool``, prior samples of the top half (long [P, 1, H, W]).
     """
     out, seconds, clock, n = {}, {}, time.perf_counter(), b["completions"]
@@ -106,8 +112,12 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     lap("c")
     proposals = [est.reverse_proposals(model, reverse, x[k:k + 1], index + 1, b["reverse_proposals"], generator)
                  for k in range(len(x))]
-    out["d"] = torch.stack([est.rao_blackwellised_pixel(model, r.samples, r.weights, index, b["dropped"])
-                            for r in proposals])
+    if "dropped" in b:  # Rao-Blackwellised: the middle value summed out of the heaviest proposals
+        out["d"] = torch.stack([est.rao_blackwellised_pixel(model, r.samples, r.weights, index, b["dropped"])
+                                for r in proposals])
+    else:  # plain importance sampling: the sampled middle values counted
+        out["d"] = torch.stack([est.weighted_pixel_distribution(r.samples, r.weights, index, model.levels)
+                                for r in proposals])
     out["d_ess"] = torch.stack([r.ess.cpu() for r in proposals])
     lap("d")
     out["e"] = inf.full_conditional(model, x, index)
@@ -117,7 +127,7 @@ def answers(model, reverse, x: torch.Tensor, index: int, b: dict, generator: tor
     tops = [est.complete_given_later(model, x[k:k + 1], pool, HALF, n, generator) for k in range(len(x))]
     out["g"], out["g_ess"] = torch.cat([t.samples for t in tops]).cpu(), torch.stack([t.ess.cpu() for t in tops])
     lap("g")
-    return {**out, "g_pool": len(pool), "seconds": seconds}
+    return {**out, "g_pool": len(pool), "d_method": d_method(b), "seconds": seconds}
 
 
 @cache.declare("q3-explore", Explored, _results_inputs)
@@ -134,5 +144,5 @@ def results(inputs: dict) -> dict:
     seconds = {k: sum(p["seconds"][k] for p in parts) for k in parts[0]["seconds"]}
     seconds["g"] += pool_seconds
     return {"indices": torch.tensor(inputs["images"]), "digits": test_digits()[inputs["images"]], "images": x,
-            **{k: torch.cat([p[k] for p in parts]) for k in parts[0] if k not in ("seconds", "g_pool")},
+            **{k: torch.cat([p[k] for p in parts]) for k in parts[0] if k not in ("seconds", "g_pool", "d_method")},
             "seconds": seconds}

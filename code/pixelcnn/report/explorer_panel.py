@@ -28,19 +28,19 @@ class Panel:
     It opens on the precomputed figure of the first image of ``precomputed`` (so "Run all" needs no
     model); the models, the test images and (g)'s pool of prior proposals are loaded at the first
     update. ``models`` (forward, reverse) replaces the report's, ``b`` the budgets of ``results`` (default: the
-    precomputed ones with a ``pool`` of prior proposals for (g); the figure says its size).
+    precomputed ones, with (d) Rao-Blackwellised and a ``pool`` of prior proposals for (g)).
     """
 
     def __init__(self, precomputed: Explored, models: tuple | None = None, b: dict | None = None,
                  seed: int = 0, pool: int = 512) -> None:
         self.models, self.generator = models, torch.Generator().manual_seed(seed)
-        # (g)'s pool: smaller than the precomputed one, so that the first update takes seconds, not minutes
-        self.budget = b or {**precomputed.inputs["budget"], "top_proposals": pool}
+        # live: (d) Rao-Blackwellised, (g) from a pool of ``pool`` prior tops (the figure says its size)
+        self.budget = b or {**precomputed.inputs["budget"], "top_proposals": pool, "dropped": 1e-3}
         self.first = int(precomputed.indices[0])
         self.image = plots.png(entry_figure(precomputed, 0))  # the PNG shown
         heading = title(self.first, int(precomputed.digits[0]), precomputed.images[0], MIDDLE)
         self.message = (f"Precomputed: {heading}. Choose an image and a pixel, then press Compute: the model "
-                        "computes the answers live (seconds on a CPU).")
+                        "computes the answers live (under a minute on a CPU).")
         self.found: dict | None = None  # the answers shown last, with their ``seconds`` ("total" included)
         self.controls: dict | None = None  # the ipywidgets, once shown
         self._handles = self._pool = self._test = self._digits = None

@@ -31,39 +31,43 @@ def glance(q1_answer: Prose, q2_answer: Prose, results: Results, d: DFindings, g
         g_completions=str(g.completions), rhat_threshold=str(THRESHOLD))
 
 
-def q3_figure(results: Results, explored: Explored, d_answer: torch.Tensor, images: tuple[int, ...]) -> plt.Figure:
-    """Every Q3 answer at once: (a) and (b) on top; then per named (d) image (``D_IMAGES``, in ``images`` order):
-    the image (middle framed), (c), (d) and (e) at the middle pixel, and completions of (f) and (g).
+def q3_figure(results: Results, explored: Explored, d_answer: torch.Tensor, d_images: tuple[int, ...],
+              g_answer: torch.Tensor) -> plt.Figure:
+    """Every Q3 answer at once: (a) and (b) on top; then, per named (d) image (``D_IMAGES``, ``d_images`` in
+    order), the image (middle framed) and (c), (d), (e) at the middle pixel; then (f) and (g) for the conditioning
+    images of ``results``.
 
-    ``explored``: the exact (c), (e), (f) and (g) by the answer's method for these images; ``d_answer``: the (d)
-    answer per image [len(images), 256]."""
+    ``explored``: the exact (c) and (e) of the (d) images; ``d_answer``: the (d) answer per (d) image
+    [len(d_images), 256]; ``g_answer``: the (g) answer's completions per image [N, n, 1, H, W]."""
     names = {index: name for name, index in D_IMAGES.items()}
-    n = explored.inputs["budget"]["completions"]
-    fig = plt.figure(figsize=(11, 2.2 + 2.0 * len(images)), layout="constrained")
-    top, rows = fig.subfigures(2, 1, height_ratios=[1.1, 2.0 * len(images) / 2.2])
-    ax_a, ax_b = top.subplots(1, 2)
-    plots.distribution(ax_a, results.a, "(a) first pixel, exact", plots.PALETTE[0])
-    plots.distribution(ax_b, results.b, "(b) middle pixel, Monte Carlo", plots.PALETTE[1], stderr=results.b_stderr)
-    for ax in (ax_a, ax_b):
+    fig = plt.figure(figsize=(10, 3.0 + 1.9 * len(d_images) + 0.9 * len(results.images)), layout="constrained")
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[2.6, 1.9 * len(d_images), 0.9 * len(results.images)])
+    for ax, p, err, label, color in zip(top.subplots(1, 2), (results.a, results.b), (None, results.b_stderr),
+                                        ("(a) first pixel, exact", "(b) middle pixel, Monte Carlo"), plots.PALETTE[:2],
+                                        strict=True):
+        plots.distribution(ax, p, label, color, stderr=err)
         ax.set_ylim(1e-8, 1.5)
         ax.legend(fontsize="small", frameon=False, loc="upper right")
-    grid = rows.subplots(len(images), 4, width_ratios=[1, 3.2, 2.4, 2.4])
-    for row, index in zip(grid, images, strict=True):
+    grid = middle.subplots(len(d_images), 2, width_ratios=[1, 6], squeeze=False)
+    for row, index in zip(grid, d_images, strict=True):
         k = explored.indices.tolist().index(index)
-        found = explored.answers(k)
         image = explored.images[k]
         row[0].imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=255)
         row[0].add_patch(Rectangle((MIDDLE[1] - 0.5, MIDDLE[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
         row[0].set_title(f"#{index}, {names.get(index, '')}", fontsize="small")
         row[0].set_axis_off()
-        curves = {"(c) before, exact": found["c"][0], "(d) after, our answer": d_answer[images.index(index)],
-                  "(e) all others, exact": found["e"][0]}
+        curves = {"(c) given before, exact": explored.c[k],
+                  "(d) given after, our answer": d_answer[d_images.index(index)],
+                  "(e) given all others, exact": explored.e[k]}
         for (label, p), color in zip(curves.items(), plots.PALETTE, strict=False):
             plots.distribution(row[1], p, label, color)
-        row[1].axvline(int(image[0, MIDDLE[0], MIDDLE[1]]), color="red", ls=":", lw=1.2)
+        row[1].axvline(int(image[0, MIDDLE[0], MIDDLE[1]]), color="red", ls=":", lw=1.2, label="true value")
         row[1].set_ylim(1e-8, 1.5)
-        x = image.unsqueeze(0)
-        plots.completions(x, found["f"], n, HALF // 28, "top", "(f) bottom given top", ax=row[2])
-        plots.completions(x, found["g"], n, HALF // 28, "bottom", "(g) top given bottom", ax=row[3])
-    grid[0][1].legend(fontsize="x-small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
+    grid[0][1].legend(fontsize="x-small", frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
+    n, rows = g_answer.shape[1], HALF // results.images.shape[-1]
+    left, right = bottom.subplots(1, 2)
+    plots.completions(results.images, results.f, results.inputs["budget"]["completions"], rows, "top",
+                      "(f) bottom half given the top, exact", ax=left)
+    plots.completions(results.images, g_answer.flatten(0, 1), n, rows, "bottom",
+                      "(g) top half given the bottom, our answer", ax=right)
     return fig

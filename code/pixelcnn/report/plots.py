@@ -248,8 +248,7 @@ def convergence(result):
     return fig
 
 
-EXPLORED_LABELS = {"c": "(c) given the pixels before (exact)",
-                   "d": "(d) given the pixels after (Rao-Blackwellised IS, reverse proposals)",
+EXPLORED_LABELS = {"c": "(c) given the pixels before (exact)", "d": "(d) given the pixels after",
                    "e": "(e) given all other pixels (exact)"}
 
 
@@ -263,7 +262,8 @@ def explored(image: torch.Tensor, found: dict, pixel: tuple[int, int], heading: 
     ax_image.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, ec="red", lw=1.5))
     ax_image.set_axis_off()
     for (key, label), color in zip(EXPLORED_LABELS.items(), PALETTE, strict=False):
-        distribution(ax_p, found[key][0], f"{label}, ESS {found['d_ess'][0]:.1f}" if key == "d" else label, color)
+        label = f"{label} ({found['d_method']}, ESS {found['d_ess'][0]:.1f})" if key == "d" else label
+        distribution(ax_p, found[key][0], label, color)
     ax_p.axvline(int(image[0, pixel[0], pixel[1]]), color="red", ls=":", lw=1.2, label="true value")
     ax_p.set_ylim(1e-8, 1.5)
     ax_p.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)

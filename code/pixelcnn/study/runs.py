@@ -123,7 +123,7 @@ BUDGETS = {
         "explore": {"images": (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 27,
                                30, 34, 35, 38, 42, 43, 50, 52, 61, 62, 64, 81, 84, 87, 88, 90, 97, 102, 107, 111,
                                127, 142, 149, 154, 158, 177, 186, 233, 346, 391, 403, 1411, 1748, 4880, 5457, 5642),
-                    "reverse_proposals": 16, "completions": 4, "top_proposals": 4096, "dropped": 1e-3},
+                    "reverse_proposals": 16, "completions": 4, "top_proposals": 32},
     },
     "smoke": {
         "runs": {"train_images": 256, "eval_images": 128, "batch_size": 32, "max_steps": 8, "warmup_steps": 2,
@@ -143,8 +143,7 @@ BUDGETS = {
         "tempering_runs": {"particles": 4, "seeds": (100, 101), "pilot_seed": 0, "refine": 1,
                            "schedule": (("forward", 0),), "sites": 1, "sweeps": 1},
         "benchmark_small": True,
-        "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2,
-                    "dropped": 1e-3},
+        "explore": {"images": (0, 2, 6), "reverse_proposals": 2, "completions": 2, "top_proposals": 2},
     },
 }
 
