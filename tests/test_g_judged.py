@@ -19,7 +19,9 @@ def found() -> GFindings:
     measures = {"ink": {"test image itself": torch.tensor([0.1, 0.2]),
                         "SMC tempering, seed 0": torch.tensor([0.1, 0.3]),
                         "SMC tempering, seed 1": torch.tensor([0.2, 0.25])}}
-    return GFindings((0, 3), prior, prior - 5, 512, measures, runs, 64)
+    pooled = (torch.logsumexp(prior * math.log(2), 1) - math.log(2)) / math.log(2)  # the pools as one
+    return GFindings((0, 3), prior, prior - 5, 512, measures, runs, 64, pooled, torch.tensor([1.5, 3.0]), [1, 3],
+                     8, 60.0, torch.tensor([120.0, 180.0], dtype=torch.float64))
 
 
 def test_the_pools_as_one_average_their_estimates_not_their_logs(found):
@@ -45,3 +47,10 @@ def test_the_evidence_table_names_every_estimator_and_its_n(found):
         "prior (the forward model's own tops), n = 512", "reverse-model completions, n = 512",
         "prior, the 2 pools as one, n = 1,024", "SMC tempering from the prior, 64 particles (runs)"]
     assert table["#3"].tolist()[2:] == ["-20", "-20 (-21 to -20)"]
+
+
+def test_the_answer_is_argued_at_the_n_that_produces_it(found):
+    assert found.pool == 1024 and found.pooled_matches()
+    assert found.seconds_ratio() == pytest.approx(2.5)  # a tempering run (mean 150 s) over the answer (60 s)
+    moved = GFindings(**{**found.__dict__, "pooled_evidence": found.pooled_evidence + 0.01})
+    assert not moved.pooled_matches()
