@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from ..core import diagnostics
-from ..study.data import load_images
+from ..study import cache
+from ..study.data import DATA_ID, load_images
 from .setting import question_setting
 from .tempering_runs import Tempered
 
@@ -92,11 +93,26 @@ def runs_table(s: SmallRuns, seeds: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def digit_hamming(pixels: int, count: int = 500) -> float:
+@dataclass(frozen=True)
+class DigitHamming:
+    """How far apart two test digits are: the mean Hamming distance between pairs of test images."""
+
+    inputs: dict  # ``digit_hamming.inputs(pixels)``: the data, how many test images, over how many raster pixels
+    distance: torch.Tensor  # a fraction of the pixels
+
+
+def _digit_hamming_inputs(pixels: int, count: int = 500) -> dict:
+    """Everything ``digit_hamming`` depends on."""
+    return {"data": DATA_ID, "count": count, "pixels": pixels}
+
+
+@cache.declare("q3-digit-hamming", DigitHamming, _digit_hamming_inputs)
+def digit_hamming(inputs: dict) -> dict:
     """The mean Hamming distance between pairs of the first ``count`` test digits over their first ``pixels``
-    raster pixels: how far apart two different images of the data are."""
+    raster pixels (seconds; cached so that the report reads it without the data)."""
+    count = inputs["count"]
     digits = load_images("test")[:count].long()
-    return float(diagnostics.hamming(digits.unsqueeze(0), pixels).sum() / (count * (count - 1)))
+    return {"distance": diagnostics.hamming(digits.unsqueeze(0), inputs["pixels"]).sum() / (count * (count - 1))}
 
 
 def within_run_hamming(run: Tempered) -> torch.Tensor:
@@ -117,4 +133,4 @@ def read(runs: list[Tempered]) -> SmallRuns:
         log2_evidence=torch.stack([run.log_evidence for run in runs]) / LOG2, hamming=hamming,
         ancestors=torch.stack([diagnostics.distinct_ancestors(run.ancestors) for run in runs]), particles=n,
         steps=len(first.betas) - 1, seconds=sum(run.seconds for run in runs),
-        digit_hamming=digit_hamming(pixels))
+        digit_hamming=float(digit_hamming(pixels).distance))
