@@ -19,7 +19,7 @@ import torch
 from ..core import diagnostics
 from ..study import cache
 from ..study.data import DATA_ID, load_images
-from .setting import question_setting
+from .setting import MIDDLE_INDEX, question_setting
 from .tempering_runs import Tempered
 
 LOG2 = math.log(2)
@@ -106,7 +106,7 @@ def _digit_hamming_inputs(pixels: int, count: int = 500) -> dict:
     return {"data": DATA_ID, "count": count, "pixels": pixels}
 
 
-@cache.declare("q3-digit-hamming", DigitHamming, _digit_hamming_inputs)
+@cache.declare("q3-digit-hamming", DigitHamming, _digit_hamming_inputs, cases=((MIDDLE_INDEX + 1,),))
 def digit_hamming(inputs: dict) -> dict:
     """The mean Hamming distance between pairs of the first ``count`` test digits over their first ``pixels``
     raster pixels (seconds; cached so that the report reads it without the data)."""
