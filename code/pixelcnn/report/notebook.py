@@ -32,7 +32,7 @@ DIV_OPEN = re.compile(r"^:::+\s*\{(.*)\}\s*$")
 DIV_CLOSE = re.compile(r"^:::+\s*$")
 TABLE_CAPTION = re.compile(r"^:\s+(.*?)\s*\{#(tbl-[\w-]+)\}\s*$")
 LABEL_OPTION = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)", re.MULTILINE)
-LISTING = re.compile(r'listing\.answer\("([^"]+)"\)')  # a chunk that shows (and defines) an answer's code
+LISTING = re.compile(r'listing[.]answer[(]"([^"]+)"[)]')  # a chunk that shows (and defines) an answer's code
 KINDS, FORMAT = {"fig": "Figure", "tbl": "Table", "sec": "Section"}, "ipynb"
 TEXT_ROLE, RETRAINED_ROLE = "text", "retrained"  # cell roles, in cell.metadata["pixelcnn"]["role"]
 
