@@ -347,8 +347,9 @@ def test_quarto_render_gives_clean_html_pdf_and_notebook(tmp_path, monkeypatch, 
     pages = pdf_pages(site / "report.pdf")
     text = "\n".join(pages)
     appendix = max(i for i, page in enumerate(pages) if "Appendix: how the results were produced" in page)
-    # (28: Q1 training, Q3 tempering and its runs by particles)
-    assert appendix <= 28, f"the body before the appendix takes {appendix} pages"
+    studies = max(i for i, page in enumerate(pages) if "Part II: the studies behind the answers" in page)
+    assert studies < 14, f"Part I, the answers, takes {studies + 1} pages"  # the answers first, in 14 pages at most
+    assert appendix <= 34, f"the body before the appendix takes {appendix} pages"
     assert "import pandas" not in text and "plots.table(" not in text  # no chunk code in print
     assert "nan" not in re.findall(r"\b\w+\b", text) and "np.int64" not in text
     assert not re.search(r"\?@(fig|tbl|sec)-", text)
