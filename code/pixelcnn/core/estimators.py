@@ -164,6 +164,12 @@ def weighted_pixel_distribution(samples: torch.Tensor, weights: torch.Tensor, in
     return torch.zeros(levels, dtype=torch.float64).index_add_(0, values.cpu(), weights.double().cpu())
 
 
+def heaviest(weights: torch.Tensor, dropped: float) -> int:
+    """How many of the heaviest normalised ``weights`` carry all but ``dropped`` of the weight."""
+    w = weights.double().sort(descending=True).values
+    return min(int((w.cumsum(0) < 1 - dropped).sum()) + 1, len(w))
+
+
 def rao_blackwellised_pixel(model: PixelCNNBase, samples: torch.Tensor, weights: torch.Tensor, index: int,
                             dropped: float = 1e-3) -> torch.Tensor:
     """sum_n w_n p(x_index | sample n without that pixel) over weighted samples (long [n, 1, H, W]): [levels].
@@ -172,8 +178,7 @@ def rao_blackwellised_pixel(model: PixelCNNBase, samples: torch.Tensor, weights:
     computed for the heaviest samples that carry all but ``dropped`` of the weight, the rest keep their value.
     """
     w = weights.double().cpu()
-    order = w.argsort(descending=True)
-    kept = min(int((w[order].cumsum(0) < 1 - dropped).sum()) + 1, len(w))
+    order, kept = w.argsort(descending=True), heaviest(w, dropped)
     rest = weighted_pixel_distribution(samples[order[kept:]], w[order[kept:]], index, model.levels)
     heavy = full_conditional(model, samples[order[:kept]], index).double().cpu()
     return w[order[:kept]] @ heavy + rest

@@ -177,7 +177,7 @@ def rb_reverse(inputs: dict) -> dict:
             seconds["proposals"] += time.perf_counter() - clock
             clock = time.perf_counter()
             w = r.weights.double()
-            kept = int((w.sort(descending=True).values.cumsum(0) < 1 - inputs["dropped"]).sum()) + 1
+            kept = est.heaviest(w, inputs["dropped"])
             plain = est.weighted_pixel_distribution(r.samples, w, middle, model.levels)
             rb = est.rao_blackwellised_pixel(model, r.samples, w, middle, inputs["dropped"])
             seconds["full_conditionals"] += time.perf_counter() - clock

@@ -115,19 +115,12 @@ def digit_hamming(inputs: dict) -> dict:
     return {"distance": diagnostics.hamming(digits.unsqueeze(0), inputs["pixels"]).sum() / (count * (count - 1))}
 
 
-def within_run_hamming(run: Tempered) -> torch.Tensor:
-    """The mean Hamming distance between a run's particles over the unknown pixels, per image [G] (a fraction)."""
-    groups, n = run.log_weights.shape
-    return diagnostics.mean_hamming(run.samples.long().view(groups, n, -1),
-                                    question_setting(run.inputs["question"]).known_from)
-
-
 def read(runs: list[Tempered]) -> SmallRuns:
     """The findings of ``tempering_runs.small_runs("d")`` (``Tempered`` results with ancestors)."""
     first = runs[0]
     n = first.log_weights.shape[1]
     pixels = question_setting(first.inputs["question"]).known_from
-    hamming = torch.stack([within_run_hamming(run) for run in runs])
+    hamming = torch.stack([run.hamming() for run in runs])
     return SmallRuns(
         images=list(first.inputs["images"]), answers=torch.stack([run.pixel_posterior for run in runs]),
         log2_evidence=torch.stack([run.log_evidence for run in runs]) / LOG2, hamming=hamming,

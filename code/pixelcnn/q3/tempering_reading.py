@@ -34,7 +34,7 @@ class TemperingFindings:
     betas: list  # R tensors [T_r + 1, N]: the temperatures
     log2_evidence: torch.Tensor  # [R, N]: log2 p(given pixels)
     final_ess: torch.Tensor  # [R, N]: effective sample size of the final weights, a fraction of n
-    hamming: torch.Tensor  # [R, N]: mean Hamming distance between a run's particles (``small_runs.within_run_hamming``)
+    hamming: torch.Tensor  # [R, N]: mean Hamming distance between a run's particles (``Tempered.hamming``)
     posterior: torch.Tensor  # (d) [R, N, 256]: the middle pixel's posterior (empty for (g))
     moves: list  # M names of the moves of a sweep (``blocks.chains``)
     acceptance: list  # R tensors [T_r, M, N]
@@ -104,8 +104,7 @@ def tempering_findings(runs: list[Tempered]) -> TemperingFindings:
         first.inputs["question"], tuple(first.inputs["images"]), tuple(r.inputs["seed"] for r in runs),
         first.inputs["particles"], [r.betas for r in runs], stack("log_evidence") / math.log(2),
         1 / (weights ** 2).sum(-1) / weights.shape[-1],
-        torch.stack([diagnostics.mean_hamming(r.samples.long().view(*r.log_weights.shape, -1),
-                                              question_setting(r.inputs["question"]).known_from) for r in runs]),
+        torch.stack([r.hamming() for r in runs]),
         stack("pixel_posterior").double(),
         first.moves, [r.acceptance for r in runs], [r.changed for r in runs], first.passes,
         first.sweeps, first.inputs["sites"], question_setting(first.inputs["question"]).known_from,

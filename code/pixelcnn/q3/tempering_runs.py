@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ..core import blocks, smc
+from ..core import blocks, diagnostics, smc
 from ..core import inference as inf
 from ..study import cache
 from ..study.data import load_images
@@ -42,6 +42,11 @@ class Tempered:
     seconds: float
     pixel_posterior: torch.Tensor  # (d) [G, 256]: the middle pixel, Rao-Blackwellised (empty for (g))
     ancestors: torch.Tensor | None = None  # long [G, n]: each particle's first ancestor (runs of ``small_runs``)
+
+    def hamming(self) -> torch.Tensor:
+        """The mean Hamming distance between the run's particles over the unknown pixels, per image [G]."""
+        return diagnostics.mean_hamming(self.samples.long().view(*self.log_weights.shape, -1),
+                                        question_setting(self.inputs["question"]).known_from)
 
 
 def _tempering_inputs(question: str, seed: int = 0, particles: int | None = None) -> dict:
