@@ -77,7 +77,7 @@ def test_no_line_starts_with_an_inline_value_or_a_list_marker():
         text = line.strip()
         assert not text.startswith("`{python}"), f"an inline value starts a line: {line!r}"
         assert not ENUMERATOR.match(text), f"a line that reads as a list item: {line!r}"
-        assert not text.startswith("(@"), f"a line that Pandoc reads as an example list: {line!r}"
+        assert not re.match(r"\(?@[\w-]+\)", text), f"a line that Pandoc reads as an example list: {line!r}"
 
 
 BARE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
